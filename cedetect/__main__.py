@@ -1,0 +1,3 @@
+from cedetect.cli import main
+
+raise SystemExit(main())

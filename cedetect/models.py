@@ -1,0 +1,164 @@
+"""Versioned wire payloads exchanged between edge agents, ingest and the server.
+
+Every payload carries ``schema_version``; a consumer rejects a version it does not know
+with the named reason ``unsupported_schema_version`` instead of guessing.  Times are
+UTC-aware (naive datetimes are refused, other offsets are converted to UTC) and units
+are part of the field names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+)
+
+SCHEMA_VERSION: Literal[1] = 1
+
+#: Identifiers travel inside MQTT topic levels, so they may not contain wildcards or separators.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+AttributeValue = str | int | float | bool | None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PositionFlag(StrEnum):
+    """Named reasons attached to a suspect fix.  A flagged fix is kept as evidence, never dropped."""
+
+    INVALID_FIX = "invalid_fix"  # the device itself says the fix is not valid (no GPS lock)
+    ZERO_COORDINATES = "zero_coordinates"  # 0,0: a receiver with no fix that still reports
+    FUTURE_TIME = "future_time"  # fix time ahead of the receive time by more than the tolerance
+    STALE_TIME = "stale_time"  # fix time far behind the receive time (buffered history or clock fault)
+    DUPLICATE = "duplicate"
+    OUT_OF_ORDER = "out_of_order"
+    IMPLAUSIBLE_JUMP = "implausible_jump"
+    MAX_SPEED = "max_speed"
+    MIN_PERIOD = "min_period"
+    BAD_CHECKSUM = "bad_checksum"
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+
+
+class Position(_Payload):
+    """One GPS fix from a tracker, as decoded at the edge."""
+
+    device_id: Identifier
+    protocol: Annotated[str, Field(min_length=1, max_length=32)]
+    time_utc: UtcDatetime
+    received_utc: UtcDatetime
+    latitude: Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False)]
+    longitude: Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False)]
+    speed_kmh: Annotated[float, Field(ge=0.0, le=2000.0, allow_inf_nan=False)] = 0.0
+    heading_deg: Annotated[float, Field(ge=0.0, lt=360.0, allow_inf_nan=False)] = 0.0
+    altitude_m: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    satellites: Annotated[int, Field(ge=0, le=255)] | None = None
+    hdop: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] | None = None
+    valid: bool = True
+    attributes: dict[str, AttributeValue] = Field(default_factory=dict)
+    flags: tuple[PositionFlag, ...] = ()
+
+    @field_validator("flags")
+    @classmethod
+    def _sorted_unique_flags(cls, value: tuple[PositionFlag, ...]) -> tuple[PositionFlag, ...]:
+        return tuple(sorted(set(value)))
+
+
+class AlertSeverity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Alert(_Payload):
+    """Something an analyst in the command centre has to look at."""
+
+    alert_id: uuid.UUID
+    kind: Annotated[str, Field(min_length=1, max_length=64)]
+    severity: AlertSeverity
+    device_ids: tuple[Identifier, ...] = Field(min_length=1)
+    time_utc: UtcDatetime
+    created_utc: UtcDatetime
+    latitude: Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False)]
+    longitude: Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False)]
+    zone_id: str | None = None
+    title: Annotated[str, Field(min_length=1, max_length=300)]
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+#: Namespace for deterministic alert ids: the same rule firing on the same evidence twice
+#: (a redelivered message, a replayed batch) yields the same id, so storage stays idempotent.
+ALERT_NAMESPACE = uuid.UUID("6a0f3c52-3c1e-4f0e-9a57-3f0e8c5d2b11")
+
+
+def alert_id_for(kind: str, device_ids: tuple[str, ...], time_utc: datetime, key: str = "") -> uuid.UUID:
+    basis = "|".join([kind, ",".join(sorted(device_ids)), time_utc.astimezone(UTC).isoformat(), key])
+    return uuid.uuid5(ALERT_NAMESPACE, basis)
+
+
+class DeviceState(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+class DeviceStatus(_Payload):
+    """Retained presence of an edge agent (its Last Will says ``offline``) or of a tracker connection."""
+
+    device_id: Identifier
+    kind: Literal["edge_agent", "tracker"]
+    state: DeviceState
+    time_utc: UtcDatetime
+    site: Identifier
+    protocol: str | None = None
+    detail: str | None = None
+
+
+class DeadLetter(_Payload):
+    """Bytes that could not become a valid payload, sent on so that they are kept as evidence."""
+
+    source: Identifier  # the edge agent or service that refused the bytes
+    site: Identifier
+    received_utc: UtcDatetime
+    reason: Annotated[str, Field(min_length=1, max_length=64)]
+    detail: str = ""
+    protocol: str | None = None
+    device_id: str | None = None
+    remote: str | None = None
+    raw_hex: Annotated[str, Field(pattern=r"^([0-9a-f]{2})*$")]
+
+    @property
+    def raw(self) -> bytes:
+        return bytes.fromhex(self.raw_hex)
+
+    @property
+    def key(self) -> str:
+        """Stable identity used to store a redelivered dead letter only once."""
+        digest = hashlib.sha256()
+        for part in (self.source, self.received_utc.isoformat(), self.reason, self.raw_hex):
+            digest.update(part.encode())
+            digest.update(b"\x00")
+        return digest.hexdigest()
