@@ -174,7 +174,8 @@ def run_demo(args: argparse.Namespace) -> int:
         child("server", [*cedetect, "server"])
         page = f"http://127.0.0.1:{server_port}/"
         _wait(lambda: _http_ok(page + "api/v1/health"), "the server", 90, children)
-        child("ingest", [*cedetect, "ingest"])
+        ingest = child("ingest", [*cedetect, "ingest"])
+        _wait(lambda: b"subscribed to" in ingest.log_path.read_bytes(), "ingest to subscribe", 60, children)
         child("edge", [*cedetect, "edge"])
         _wait(lambda: _tcp_open(gt06_port), "the edge agent", 60, children)
         if not args.no_sim:

@@ -41,6 +41,7 @@ class OutboxPublisher:
         self.status_topic = topic(site, agent_id, TopicKind.STATUS)
         self.connected = False
         self.acked_total = 0
+        self.connect_failures = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         self._inflight: dict[int, int] = {}  # mid -> outbox row id
@@ -56,6 +57,7 @@ class OutboxPublisher:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
+        self._client.on_connect_fail = self._on_connect_fail
 
     def _status(self, state: DeviceState, detail: str) -> bytes:
         return (
@@ -78,6 +80,12 @@ class OutboxPublisher:
             return
         client.publish(self.status_topic, self._status(DeviceState.ONLINE, "connected"), qos=1, retain=True)
         self._call(self._connected)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        self.connect_failures += 1
+        if self.connect_failures in (1, 10) or self.connect_failures % 100 == 0:
+            log.warning("MQTT broker %s:%d unreachable (%d attempts); messages stay in the outbox",
+                        self.settings.host, self.settings.port, self.connect_failures)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object, rc: object, props: object) -> None:
         self._call(self._disconnected, str(rc))

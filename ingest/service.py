@@ -59,7 +59,7 @@ class IngestService:
         )
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
-        self._client.on_subscribe = lambda *a: self.subscribed.set()
+        self._client.on_subscribe = self._on_subscribe
         self._conn: psycopg.Connection | None = None
 
     # --- paho thread -----------------------------------------------------------------------------
@@ -69,6 +69,10 @@ class IngestService:
             return
         log.info("MQTT connected to %s:%d; subscribing", self.mqtt_settings.host, self.mqtt_settings.port)
         client.subscribe(SUBSCRIPTIONS)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int, rcs: object, props: object) -> None:
+        log.info("subscribed to %s", ", ".join(t for t, _ in SUBSCRIPTIONS))
+        self.subscribed.set()
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         self.inbox.put(Incoming(message.topic, bytes(message.payload), message.mid, message.qos, utc_now()))

@@ -34,19 +34,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # --- Python packages ---------------------------------------------------------------------------
-PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  log "creating .venv"
-  "$PY" -m venv .venv
-fi
-stamp=".venv/.cedetect-deps-$(sha256sum pyproject.toml | cut -c1-16)"
-if [ ! -f "$stamp" ]; then
-  log "installing Python packages into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e '.[dev]'
-  rm -f .venv/.cedetect-deps-*
-  touch "$stamp"
-fi
+. scripts/venv.sh
 
 # --- PostgreSQL --------------------------------------------------------------------------------
 if [ -z "${CEDETECT_TEST_DATABASE_URL:-}" ]; then
@@ -81,6 +69,7 @@ if [ -z "${CEDETECT_TEST_MQTT_PORT:-}" ]; then
       echo "persistence true"
       echo "persistence_location $MQ/"
       echo "max_queued_messages 0"
+      echo "persistent_client_expiration 2h"
       echo "max_inflight_messages 100"
       echo "log_dest file $MQ/mosquitto.log"
       [ "$(id -u)" -eq 0 ] && echo "user root"
