@@ -1,0 +1,263 @@
+"""What every tracker protocol plugs into: decoders, stream framers, decoded messages, named errors.
+
+A protocol contributes two things per TCP (or UDP) connection:
+
+* a :class:`StreamFramer` that cuts the byte stream into frames.  A framer never raises: bytes it
+  cannot place in a frame come back as :class:`FramingError` values (with the bytes, so they can be
+  kept as evidence), and its buffer stays bounded by its ``max_frame_size``;
+* a :class:`ProtocolDecoder` that turns one frame into :class:`DecodedMessage` values.  A decoder
+  holds the per-connection state (the device id learnt at login, a time-zone offset, ...) and raises
+  only :class:`DecodeError`, whose ``reason`` is a short snake_case name (see :class:`DecodeReason`).
+
+Decoded fixes are :class:`cedetect.models.Position` values.  :func:`make_position` builds them,
+turning a validation failure of the wire model into ``DecodeError("invalid_coordinates")`` or
+``DecodeError("invalid_time")``, and attaches the flags of :func:`check_position_invariants`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import ValidationError
+
+from cedetect.models import ID_PATTERN, AttributeValue, Position, PositionFlag
+
+#: A fix more than this many seconds ahead of the receive time is flagged ``future_time``.
+DEFAULT_FUTURE_TOLERANCE_S = 300.0
+
+_ID_RE = re.compile(ID_PATTERN)
+
+
+class DecodeReason(StrEnum):
+    """The named reasons a frame is refused.  ``DecodeError.reason`` holds one of these values."""
+
+    TRUNCATED = "truncated"  # fewer bytes than the frame or a field inside it needs
+    BAD_START_BYTES = "bad_start_bytes"
+    BAD_STOP_BYTES = "bad_stop_bytes"
+    BAD_LENGTH = "bad_length"  # the length field disagrees with the frame size
+    BAD_CHECKSUM = "bad_checksum"
+    FRAME_TOO_LONG = "frame_too_long"
+    UNKNOWN_MESSAGE_TYPE = "unknown_message_type"
+    NO_DEVICE_ID = "no_device_id"  # a data frame before any login on the connection
+    INVALID_DEVICE_ID = "invalid_device_id"
+    INVALID_COORDINATES = "invalid_coordinates"  # latitude/longitude/speed/heading out of range
+    INVALID_TIME = "invalid_time"
+    MALFORMED = "malformed"  # content that cannot be parsed although the frame is intact
+
+
+class DecodeError(Exception):
+    """A frame that could not be decoded.  ``raw`` keeps the refused bytes as evidence."""
+
+    def __init__(self, reason: str, detail: str = "", *, raw: bytes = b"") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = str(reason)
+        self.detail = detail
+        self.raw = bytes(raw)
+
+    def with_raw(self, raw: bytes) -> DecodeError:
+        """Attach the frame bytes if the raiser did not know them; returns ``self``."""
+        if not self.raw:
+            self.raw = bytes(raw)
+        return self
+
+
+@dataclass(frozen=True)
+class FramingError:
+    """Bytes a framer skipped while looking for the next frame (``reason``: ``garbage``, ...)."""
+
+    reason: str
+    raw: bytes
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class DecodedMessage:
+    """One message out of a frame.
+
+    ``kind`` is one of ``login``, ``location``, ``heartbeat``, ``status``, ``alarm``, ``lbs``,
+    ``command_reply``, ``info``, ``address_request``, ``time_request``, ``photo``, ``obd``.
+    ``position`` is set only when the frame carries a fix of its own (a message that traccar fills
+    from the last known location has none).  ``response`` is the acknowledgement to write back to
+    the device, if the protocol expects one.  ``attributes`` use the snake_case names documented by
+    each protocol module; for a message with a position they equal ``position.attributes``.
+    """
+
+    kind: str
+    device_id: str | None
+    position: Position | None
+    response: bytes | None
+    raw: bytes
+    attributes: dict[str, AttributeValue] = field(default_factory=dict)
+
+
+def validate_device_id(device_id: str) -> str:
+    """Return ``device_id`` if it can travel as an MQTT topic level, else raise ``ValueError``."""
+    if not _ID_RE.fullmatch(device_id):
+        raise ValueError(f"device id {device_id!r} does not match {ID_PATTERN}")
+    return device_id
+
+
+class ProtocolDecoder(ABC):
+    """Decodes the frames of one connection.  Stateful: it remembers the device id after login.
+
+    ``device_id`` presets the connection's identity (as if a login had been seen): useful for
+    protocols whose data frames carry no identifier, for replaying captured frames and for tests.
+    ``model`` selects device-specific layouts where a protocol has them.
+    """
+
+    protocol: ClassVar[str]
+
+    def __init__(self, *, device_id: str | None = None, model: str | None = None) -> None:
+        self._device_id = validate_device_id(device_id) if device_id is not None else None
+        self.model = model.strip().upper() if model else None
+
+    @property
+    def device_id(self) -> str | None:
+        return self._device_id
+
+    @abstractmethod
+    def decode(self, frame: bytes, received_utc: datetime) -> list[DecodedMessage]:
+        """Decode one frame received at ``received_utc`` (UTC-aware).  Raises only DecodeError."""
+
+    def _require_device_id(self) -> str:
+        if self._device_id is None:
+            raise DecodeError(DecodeReason.NO_DEVICE_ID, "data frame before a login on this connection")
+        return self._device_id
+
+    def _set_device_id(self, device_id: str) -> str:
+        try:
+            self._device_id = validate_device_id(device_id)
+        except ValueError as exc:
+            raise DecodeError(DecodeReason.INVALID_DEVICE_ID, str(exc)) from exc
+        return self._device_id
+
+
+class StreamFramer(ABC):
+    """Cuts a byte stream into frames.  Never raises; the buffer never exceeds ``max_frame_size``
+    plus the size of the chunk being fed."""
+
+    def __init__(self, *, max_frame_size: int) -> None:
+        if max_frame_size < 1:
+            raise ValueError("max_frame_size must be positive")
+        self.max_frame_size = max_frame_size
+        self._buffer = bytearray()
+
+    @abstractmethod
+    def feed(self, data: bytes) -> list[bytes | FramingError]:
+        """Add received bytes; return the complete frames and the skipped garbage, in stream order."""
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held back waiting for the rest of a frame."""
+        return len(self._buffer)
+
+    def flush(self) -> list[FramingError]:
+        """Give up on a partial frame (connection closed): report the held bytes as ``truncated``."""
+        if not self._buffer:
+            return []
+        held = bytes(self._buffer)
+        self._buffer.clear()
+        return [FramingError("truncated", held, "connection ended inside a frame")]
+
+
+def _invariant_flags(
+    *,
+    time_utc: datetime,
+    received_utc: datetime,
+    latitude: float,
+    longitude: float,
+    valid: bool,
+    future_tolerance_s: float,
+) -> tuple[PositionFlag, ...]:
+    flags: list[PositionFlag] = []
+    if not valid:
+        flags.append(PositionFlag.INVALID_FIX)
+    if latitude == 0.0 and longitude == 0.0:
+        flags.append(PositionFlag.ZERO_COORDINATES)
+    if time_utc > received_utc + timedelta(seconds=future_tolerance_s):
+        flags.append(PositionFlag.FUTURE_TIME)
+    return tuple(flags)
+
+
+def check_position_invariants(
+    position: Position,
+    received_utc: datetime,
+    future_tolerance_s: float = DEFAULT_FUTURE_TOLERANCE_S,
+) -> tuple[PositionFlag, ...]:
+    """Flags a decoded fix deserves beyond what the Position model already enforces.
+
+    The model guarantees ranges (latitude, longitude, speed >= 0, heading in [0, 360)) and
+    UTC-aware times.  Here: ``invalid_fix`` (the device says the fix is not valid),
+    ``zero_coordinates`` (0,0) and ``future_time`` (fix later than receive time + tolerance).
+    """
+    return _invariant_flags(
+        time_utc=position.time_utc,
+        received_utc=received_utc,
+        latitude=position.latitude,
+        longitude=position.longitude,
+        valid=position.valid,
+        future_tolerance_s=future_tolerance_s,
+    )
+
+
+def make_position(
+    *,
+    device_id: str,
+    protocol: str,
+    time_utc: datetime,
+    received_utc: datetime,
+    latitude: float,
+    longitude: float,
+    speed_kmh: float = 0.0,
+    heading_deg: float = 0.0,
+    valid: bool = True,
+    altitude_m: float | None = None,
+    satellites: int | None = None,
+    hdop: float | None = None,
+    attributes: dict[str, AttributeValue] | None = None,
+    future_tolerance_s: float = DEFAULT_FUTURE_TOLERANCE_S,
+) -> Position:
+    """Build a validated Position with its invariant flags; raise DecodeError on out-of-range data."""
+    if time_utc.tzinfo is None or received_utc.tzinfo is None:
+        raise DecodeError(DecodeReason.INVALID_TIME, "naive datetime")
+    for name, value in (("latitude", latitude), ("longitude", longitude), ("speed", speed_kmh)):
+        if not math.isfinite(value):
+            raise DecodeError(DecodeReason.INVALID_COORDINATES, f"{name} is not finite")
+    flags = _invariant_flags(
+        time_utc=time_utc,
+        received_utc=received_utc,
+        latitude=latitude,
+        longitude=longitude,
+        valid=valid,
+        future_tolerance_s=future_tolerance_s,
+    )
+    try:
+        return Position(
+            device_id=device_id,
+            protocol=protocol,
+            time_utc=time_utc,
+            received_utc=received_utc,
+            latitude=latitude,
+            longitude=longitude,
+            speed_kmh=speed_kmh,
+            heading_deg=heading_deg,
+            altitude_m=altitude_m,
+            satellites=satellites,
+            hdop=hdop,
+            valid=valid,
+            attributes=dict(attributes or {}),
+            flags=flags,
+        )
+    except ValidationError as exc:
+        fields = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
+        reason = (
+            DecodeReason.INVALID_TIME if fields & {"time_utc", "received_utc"} else DecodeReason.INVALID_COORDINATES
+        )
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise DecodeError(reason, detail) from exc

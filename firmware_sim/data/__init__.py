@@ -1,0 +1,1 @@
+"""Data files shipped with firmware_sim (a package so that setuptools installs them)."""

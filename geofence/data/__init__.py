@@ -1,0 +1,1 @@
+"""Data files shipped with geofence (a package so that setuptools installs them)."""

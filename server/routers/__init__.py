@@ -1,0 +1,16 @@
+"""One router per resource, all mounted under ``/api/v1`` (the page router at ``/``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from server.routers import alerts, devices, geo, health, live, positions
+
+API_PREFIX = "/api/v1"
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX)
+    for module in (health, positions, devices, alerts, live, geo):
+        router.include_router(module.router)
+    return router
