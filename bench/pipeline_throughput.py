@@ -64,8 +64,16 @@ def baseline(url: str, devices: int, fixes: int, batch: int) -> float:
     items = [
         SitePosition(
             "bench",
-            Position(device_id=_imei(d), protocol="gt06", time_utc=t, received_utc=now, latitude=lat, longitude=lon,
-                     speed_kmh=60.0, heading_deg=90.0),
+            Position(
+                device_id=_imei(d),
+                protocol="gt06",
+                time_utc=t,
+                received_utc=now,
+                latitude=lat,
+                longitude=lon,
+                speed_kmh=60.0,
+                heading_deg=90.0,
+            ),
         )
         for d in range(devices)
         for t, lat, lon in (_fix(d, n) for n in range(fixes))
@@ -86,8 +94,19 @@ async def _device(port: int, d: int, fixes: int) -> None:
     frames = []
     for n in range(fixes):
         t, lat, lon = _fix(d, n)
-        frames.append(encode_location(time_utc=t, latitude=lat, longitude=lon, speed_kmh=60.0, heading_deg=90.0,
-                                      satellites=9, valid=True, ignition=True, serial=(n + 2) % 65536))
+        frames.append(
+            encode_location(
+                time_utc=t,
+                latitude=lat,
+                longitude=lon,
+                speed_kmh=60.0,
+                heading_deg=90.0,
+                satellites=9,
+                valid=True,
+                ignition=True,
+                serial=(n + 2) % 65536,
+            )
+        )
     writer.write(b"".join(frames))
     await writer.drain()
     writer.close()
@@ -101,9 +120,16 @@ def pipeline(url: str, mqtt: tuple[str, int], devices: int, fixes: int) -> tuple
     tmp = Path(tempfile.mkdtemp(prefix="cedetect-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CEDETECT_")}
     site = f"bench{uuid.uuid4().hex[:6]}"
-    env.update(CEDETECT_DATABASE_URL=url, CEDETECT_MQTT_HOST=mqtt[0], CEDETECT_MQTT_PORT=str(mqtt[1]),
-               CEDETECT_EDGE_GT06_PORT=str(port), CEDETECT_EDGE_SITE=site,
-               CEDETECT_EDGE_OUTBOX_PATH=str(tmp / "outbox.sqlite3"), CEDETECT_INGEST_CLIENT_ID=f"ingest-{site}")
+    env.update(
+        CEDETECT_DATABASE_URL=url,
+        CEDETECT_MQTT_HOST=mqtt[0],
+        CEDETECT_MQTT_PORT=str(mqtt[1]),
+        CEDETECT_EDGE_GT06_PORT=str(port),
+        CEDETECT_EDGE_SITE=site,
+        CEDETECT_EDGE_OUTBOX_PATH=str(tmp / "outbox.sqlite3"),
+        CEDETECT_INGEST_CLIENT_ID=f"ingest-{site}",
+        CEDETECT_INGEST_SITE=site,
+    )
     procs = [
         subprocess.Popen([sys.executable, "-m", "cedetect", "--log-level", "WARNING", name], env=env)
         for name in ("ingest", "edge")
@@ -150,14 +176,19 @@ def main() -> int:
     parser.add_argument("--fixes", type=int, default=500, help="fixes per device")
     args = parser.parse_args()
     admin = os.environ.get("CEDETECT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:55432/postgres")
-    mqtt = (os.environ.get("CEDETECT_TEST_MQTT_HOST", "127.0.0.1"), int(os.environ.get("CEDETECT_TEST_MQTT_PORT", "18883")))
+    mqtt = (
+        os.environ.get("CEDETECT_TEST_MQTT_HOST", "127.0.0.1"),
+        int(os.environ.get("CEDETECT_TEST_MQTT_PORT", "18883")),
+    )
     total = args.devices * args.fixes
     print(f"{total} fixes from {args.devices} devices")
     base = baseline(_new_database(admin), args.devices, args.fixes, batch=1000)
     print(f"baseline  (ingest batch writer straight to PostgreSQL): {base:10.0f} fixes/s")
     through, accepted = pipeline(_new_database(admin), mqtt, args.devices, args.fixes)
-    print(f"pipeline  (TCP -> edge -> MQTT -> ingest -> PostgreSQL): {through:10.0f} fixes/s "
-          f"(edge accepted the bytes at {accepted:.0f} fixes/s)")
+    print(
+        f"pipeline  (TCP -> edge -> MQTT -> ingest -> PostgreSQL): {through:10.0f} fixes/s "
+        f"(edge accepted the bytes at {accepted:.0f} fixes/s)"
+    )
     print(f"ratio pipeline / baseline: {through / base:.3f}")
     return 0
 

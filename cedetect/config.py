@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
@@ -62,6 +62,8 @@ class IngestSettings(BaseSettings):
     model_config = _section("CEDETECT_INGEST_")
 
     client_id: Identifier = "ingest-1"
+    #: Site whose messages this instance takes (``+``: every site).
+    site: Annotated[str, Field(pattern=r"^(\+|[A-Za-z0-9][A-Za-z0-9._:-]{0,63})$")] = "+"
     batch_max: int = Field(default=1000, ge=1, le=100_000)
     batch_max_wait_ms: int = Field(default=200, ge=1, le=60_000)
     zones_path: Path | None = None

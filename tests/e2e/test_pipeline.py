@@ -70,6 +70,7 @@ def stack(tmp_path: Path, database_url: str, mqtt_broker: tuple[str, int]) -> It
         CEDETECT_EDGE_AGENT_ID="edge-e2e",
         CEDETECT_EDGE_OUTBOX_PATH=str(tmp_path / "outbox.sqlite3"),
         CEDETECT_INGEST_CLIENT_ID=f"ingest-{site}",
+        CEDETECT_INGEST_SITE=site,
     )
     base = f"http://127.0.0.1:{server_port}"
     services: list[Service] = []
@@ -88,7 +89,9 @@ def stack(tmp_path: Path, database_url: str, mqtt_broker: tuple[str, int]) -> It
         assert all(code == 0 for code in codes.values()), codes
 
 
-def test_a_truck_entering_a_restricted_zone_reaches_the_browser_feed(stack: dict[str, object], database_url: str) -> None:
+def test_a_truck_entering_a_restricted_zone_reaches_the_browser_feed(
+    stack: dict[str, object], database_url: str
+) -> None:
     base = str(stack["base"])
     listener = AlertListener(base.replace("http", "ws") + "/api/v1/alerts/live")
     sim = Service(
@@ -109,9 +112,12 @@ def test_a_truck_entering_a_restricted_zone_reaches_the_browser_feed(stack: dict
         stored = conn.execute("SELECT kind, zone_id FROM alerts WHERE alert_id = %s", (alert["alert_id"],)).fetchone()
         positions = conn.execute("SELECT count(DISTINCT device_id), count(*) FROM positions").fetchone()
     assert stored == ("geofence_enter", alert["zone_id"])
-    assert positions is not None and positions[0] >= 2 and positions[1] > 10
+    assert positions is not None
+    assert positions[0] >= 2
+    assert positions[1] > 10
     devices = http_json(base + "/api/v1/devices")
-    assert isinstance(devices, list) and len(devices) >= 2
+    assert isinstance(devices, list)
+    assert len(devices) >= 2
 
 
 def _vector(shared_data: Path, vector_id: str) -> bytes:
@@ -131,7 +137,8 @@ def test_bad_bytes_are_quarantined_and_the_connection_goes_on(
     with socket.create_connection(("127.0.0.1", int(str(stack["gt06_port"]))), timeout=10) as sock:
         sock.sendall(login)
         ack = sock.recv(64)
-        assert ack.startswith(b"\x78\x78\x05\x01") and ack.endswith(b"\r\n")
+        assert ack.startswith(b"\x78\x78\x05\x01")
+        assert ack.endswith(b"\r\n")
         sock.sendall(garbage + bad_crc)
         sock.sendall(login)  # still understood after the bad bytes
         assert sock.recv(64).startswith(b"\x78\x78\x05\x01")
@@ -145,4 +152,5 @@ def test_bad_bytes_are_quarantined_and_the_connection_goes_on(
     reasons = {r[0]: r for r in rows}
     assert reasons["bad_checksum"][1] == bad_crc
     assert reasons["bad_checksum"][2] == "863586038760942"
-    assert "garbage" in reasons and garbage in reasons["garbage"][1]
+    assert "garbage" in reasons
+    assert garbage in reasons["garbage"][1]

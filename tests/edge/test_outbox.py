@@ -15,7 +15,10 @@ def test_messages_survive_a_restart_until_deleted(tmp_path: Path) -> None:
     reopened = Outbox(path)
     pending = reopened.pending()
     assert [m.id for m in pending] == ids
-    assert [(m.topic, m.payload, m.qos, m.retain) for m in pending] == [("a/1", b"one", 1, False), ("a/2", b"two", 1, True)]
+    assert [(m.topic, m.payload, m.qos, m.retain) for m in pending] == [
+        ("a/1", b"one", 1, False),
+        ("a/2", b"two", 1, True),
+    ]
     reopened.delete([ids[0]])
     reopened.close()
 

@@ -24,7 +24,9 @@ class Collector:
     def __init__(self, host: str, port: int, pattern: str) -> None:
         self.messages: list[tuple[str, bytes, bool]] = []
         self.lock = threading.Lock()
-        self.client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"col-{uuid.uuid4().hex[:8]}")
+        self.client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"col-{uuid.uuid4().hex[:8]}"
+        )
         self.client.on_message = self._on_message
         subscribed = threading.Event()
         self.client.on_subscribe = lambda *a: subscribed.set()
@@ -58,8 +60,13 @@ def test_outbox_drains_only_on_puback_and_status_is_retained(tmp_path: Path, mqt
     outbox.add_many([(f"cedetect/v1/{site}/t1/position", f"{i}".encode(), 1, False) for i in range(500)])
 
     async def scenario() -> None:
-        publisher = OutboxPublisher(outbox, MqttSettings(host=mqtt_broker[0], port=mqtt_broker[1]), site=site,
-                                    agent_id="edge-t", max_inflight=50)
+        publisher = OutboxPublisher(
+            outbox,
+            MqttSettings(host=mqtt_broker[0], port=mqtt_broker[1]),
+            site=site,
+            agent_id="edge-t",
+            max_inflight=50,
+        )
         task = asyncio.create_task(publisher.run())
         await until(lambda: outbox.count() == 0)
         assert publisher.acked_total == 500
@@ -71,7 +78,8 @@ def test_outbox_drains_only_on_puback_and_status_is_retained(tmp_path: Path, mqt
     positions = [m for m in collector.messages if m[0].endswith("/position")]
     assert sorted(int(p[1]) for p in positions) == list(range(500))
     statuses = [json.loads(m[1])["state"] for m in collector.messages if m[0] == f"cedetect/v1/{site}/edge-t/status"]
-    assert statuses[0] == "online" and statuses[-1] == "offline"
+    assert statuses[0] == "online"
+    assert statuses[-1] == "offline"
     collector.close()
 
     # A late subscriber still sees the retained status.
@@ -104,8 +112,9 @@ def test_last_will_says_offline_when_the_agent_dies(tmp_path: Path, mqtt_broker:
     outbox = Outbox(tmp_path / "outbox.sqlite3")
 
     async def scenario() -> None:
-        publisher = OutboxPublisher(outbox, MqttSettings(host=mqtt_broker[0], port=mqtt_broker[1]), site=site,
-                                    agent_id="edge-w")
+        publisher = OutboxPublisher(
+            outbox, MqttSettings(host=mqtt_broker[0], port=mqtt_broker[1]), site=site, agent_id="edge-w"
+        )
         task = asyncio.create_task(publisher.run())
         await until(lambda: publisher.connected)
         await until(lambda: any(b'"online"' in m[1] for m in collector.messages))

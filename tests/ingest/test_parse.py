@@ -65,12 +65,21 @@ def test_bad_messages_are_quarantined_with_a_named_reason(topic: str, payload: b
 
 def test_dead_letter_keeps_the_edge_bytes_and_reason() -> None:
     letter = DeadLetter(
-        source="edge-1", site="kapikule", received_utc=NOW, reason="bad_checksum", protocol="gt06",
+        source="edge-1",
+        site="kapikule",
+        received_utc=NOW,
+        reason="bad_checksum",
+        protocol="gt06",
         raw_hex="78780d01",
     )
     parsed = parse_message(msg("cedetect/v1/kapikule/edge-1/deadletter", letter.model_dump_json().encode()), "x")
     assert isinstance(parsed, Quarantined)
-    assert (parsed.reason, parsed.raw, parsed.source, parsed.key) == ("bad_checksum", b"\x78\x78\x0d\x01", "edge-1", letter.key)
+    assert (parsed.reason, parsed.raw, parsed.source, parsed.key) == (
+        "bad_checksum",
+        b"\x78\x78\x0d\x01",
+        "edge-1",
+        letter.key,
+    )
 
 
 def test_status() -> None:

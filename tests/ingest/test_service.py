@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
@@ -31,10 +31,19 @@ def publisher(host: str, port: int) -> mqtt.Client:
 
 
 def position(device: str, i: int) -> bytes:
-    return Position(
-        device_id=device, protocol="gt06", time_utc=T0 + timedelta(seconds=10 * i),
-        received_utc=T0 + timedelta(seconds=10 * i + 1), latitude=40.0 + i * 1e-4, longitude=30.0, speed_kmh=40.0,
-    ).model_dump_json().encode()
+    return (
+        Position(
+            device_id=device,
+            protocol="gt06",
+            time_utc=T0 + timedelta(seconds=10 * i),
+            received_utc=T0 + timedelta(seconds=10 * i + 1),
+            latitude=40.0 + i * 1e-4,
+            longitude=30.0,
+            speed_kmh=40.0,
+        )
+        .model_dump_json()
+        .encode()
+    )
 
 
 class Running:
@@ -55,18 +64,23 @@ class Running:
 
 
 @pytest.fixture
-def make_service(database_url: str, mqtt_broker: tuple[str, int]) -> Iterator[object]:
+def site() -> str:
+    return f"s{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def make_service(database_url: str, mqtt_broker: tuple[str, int], site: str) -> Callable[[], IngestService]:
     client_id = f"ingest-test-{uuid.uuid4().hex[:8]}"
 
     def make() -> IngestService:
         return IngestService(
-            IngestSettings(client_id=client_id, batch_max=200, batch_max_wait_ms=50),
+            IngestSettings(client_id=client_id, site=site, batch_max=200, batch_max_wait_ms=50),
             MqttSettings(host=mqtt_broker[0], port=mqtt_broker[1]),
             DatabaseSettings(url=SecretStr(database_url), connect_timeout_s=10),
             zones=[],
         )
 
-    yield make
+    return make
 
 
 def rows(database_url: str, sql: str) -> int:
@@ -75,9 +89,10 @@ def rows(database_url: str, sql: str) -> int:
         return int(row[0]) if row else 0
 
 
-def test_positions_and_bad_messages_flow_to_postgres(make_service, database_url, mqtt_broker) -> None:  # type: ignore[no-untyped-def]
+def test_positions_and_bad_messages_flow_to_postgres(
+    make_service: Callable[[], IngestService], database_url: str, mqtt_broker: tuple[str, int], site: str
+) -> None:
     pub = publisher(*mqtt_broker)
-    site = f"s{uuid.uuid4().hex[:6]}"
     with Running(make_service()):
         infos = [pub.publish(f"cedetect/v1/{site}/truck-a/position", position("truck-a", i), qos=1) for i in range(300)]
         infos.append(pub.publish(f"cedetect/v1/{site}/truck-a/position", b"{broken", qos=1))
@@ -93,13 +108,56 @@ def test_positions_and_bad_messages_flow_to_postgres(make_service, database_url,
     pub.loop_stop()
 
 
-def test_messages_published_while_ingest_is_down_arrive_after_restart(make_service, database_url, mqtt_broker) -> None:  # type: ignore[no-untyped-def]
+def test_messages_published_while_ingest_is_down_arrive_after_restart(
+    make_service: Callable[[], IngestService], database_url: str, mqtt_broker: tuple[str, int], site: str
+) -> None:
     pub = publisher(*mqtt_broker)
-    site = f"s{uuid.uuid4().hex[:6]}"
     with Running(make_service()):  # creates the persistent session and its subscriptions
         pass
     for info in [pub.publish(f"cedetect/v1/{site}/truck-c/position", position("truck-c", i), qos=1) for i in range(50)]:
         info.wait_for_publish(10)
     with Running(make_service()):
         wait_for(lambda: rows(database_url, "SELECT count(*) FROM positions") == 50, timeout_s=30)
+    pub.loop_stop()
+
+
+def test_a_message_is_acknowledged_only_after_its_batch_commits(
+    make_service: Callable[[], IngestService], database_url: str, mqtt_broker: tuple[str, int], site: str
+) -> None:
+    """Ingest dies after the broker delivered a batch but before the commit: the broker redelivers it."""
+    pub = publisher(*mqtt_broker)
+    first = make_service()
+    stop = threading.Event()
+    thread = threading.Thread(target=first.run, args=(stop,), daemon=True)
+    thread.start()
+    assert first.subscribed.wait(20)
+    with psycopg.connect(database_url) as blocker:
+        blocker.execute("LOCK TABLE positions IN ACCESS EXCLUSIVE MODE")  # holds ingest's write until we commit
+
+        def ingest_waits_on_the_lock() -> bool:
+            with psycopg.connect(database_url) as probe:
+                row = probe.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO positions%'"
+                ).fetchone()
+            return bool(row and row[0])
+
+        for info in [
+            pub.publish(f"cedetect/v1/{site}/truck-d/position", position("truck-d", i), qos=1) for i in range(10)
+        ]:
+            info.wait_for_publish(10)
+        wait_for(ingest_waits_on_the_lock, timeout_s=30)
+        # The process "crashes": its MQTT connection drops without a DISCONNECT before anything committed.
+        sock = first._client.socket()
+        first._client.loop_stop()
+        assert sock is not None
+        sock.close()
+    # The lock is gone: the first instance's write commits, but its acknowledgements have nowhere to go.
+    wait_for(lambda: rows(database_url, "SELECT count(*) FROM positions") == 10, timeout_s=30)
+    stop.set()
+    thread.join(20)
+
+    with Running(make_service()) as second:  # same client id: the broker redelivers the unacknowledged batch
+        wait_for(lambda: second.totals["positions_duplicate"] == 10, timeout_s=30)
+    assert rows(database_url, "SELECT count(*) FROM positions") == 10
     pub.loop_stop()

@@ -44,7 +44,7 @@ def fix(device: str, minute: int, lat: float, lon: float, **kw: object) -> SiteP
         longitude=lon,
         speed_kmh=50.0,
         heading_deg=90.0,
-        **kw,  # type: ignore[arg-type]
+        **kw,  # type: ignore[arg-type,unused-ignore]
     )
     return SitePosition("kapikule", position)
 
@@ -67,7 +67,7 @@ def count(conn: psycopg.Connection, sql: str) -> int:
 def test_redelivered_positions_are_stored_once(conn: psycopg.Connection) -> None:
     batch: list[Parsed] = [fix("truck-1", i, 41.5, 26.3 + i * 0.001) for i in range(50)]
     first = write_batch(conn, batch, None)
-    again = write_batch(conn, batch + [fix("truck-1", 50, 41.5, 26.4)], None)
+    again = write_batch(conn, [*batch, fix("truck-1", 50, 41.5, 26.4)], None)
     assert (first.positions_new, first.positions_duplicate) == (50, 0)
     assert (again.positions_new, again.positions_duplicate) == (1, 50)
     assert count(conn, "SELECT count(*) FROM positions") == 51
@@ -81,14 +81,30 @@ def test_a_duplicate_inside_one_batch_is_stored_once(conn: psycopg.Connection) -
 
 
 def test_fields_flags_and_attributes_round_trip(conn: psycopg.Connection) -> None:
-    item = fix("truck-9", 3, 41.123456789, 26.987654321, attributes={"ignition": True, "alarm": "sos"},
-               flags=(PositionFlag.STALE_TIME,), satellites=9, hdop=0.9, altitude_m=120.5)
+    item = fix(
+        "truck-9",
+        3,
+        41.123456789,
+        26.987654321,
+        attributes={"ignition": True, "alarm": "sos"},
+        flags=(PositionFlag.STALE_TIME,),
+        satellites=9,
+        hdop=0.9,
+        altitude_m=120.5,
+    )
     write_batch(conn, [item], None)
     row = conn.execute(
         "SELECT time_utc, latitude, longitude, attributes, flags, satellites, site FROM positions"
     ).fetchone()
-    assert row == (item.position.time_utc, 41.123456789, 26.987654321, {"ignition": True, "alarm": "sos"},
-                   ["stale_time"], 9, "kapikule")
+    assert row == (
+        item.position.time_utc,
+        41.123456789,
+        26.987654321,
+        {"ignition": True, "alarm": "sos"},
+        ["stale_time"],
+        9,
+        "kapikule",
+    )
 
 
 def test_entering_a_restricted_zone_raises_one_alert_and_notifies_on_commit(
@@ -126,12 +142,19 @@ def test_entering_a_restricted_zone_raises_one_alert_and_notifies_on_commit(
 
 def test_quarantine_status_and_counters(conn: psycopg.Connection) -> None:
     now = datetime.now(UTC)
-    letter = DeadLetter(source="edge-1", site="kapikule", received_utc=now, reason="bad_checksum",
-                        protocol="gt06", raw_hex="787811010123")
+    letter = DeadLetter(
+        source="edge-1",
+        site="kapikule",
+        received_utc=now,
+        reason="bad_checksum",
+        protocol="gt06",
+        raw_hex="787811010123",
+    )
     bad = Incoming("cedetect/v1/kapikule/dev-1/position", b"{not json", 7, 1, now)
     items: list[Parsed] = [
-        parse_message(Incoming("cedetect/v1/kapikule/edge-1/deadletter", letter.model_dump_json().encode(), 1, 1, now),
-                      "ingest:t"),
+        parse_message(
+            Incoming("cedetect/v1/kapikule/edge-1/deadletter", letter.model_dump_json().encode(), 1, 1, now), "ingest:t"
+        ),
         parse_message(bad, "ingest:t"),
         DeviceStatus(device_id="edge-1", kind="edge_agent", state="online", time_utc=now, site="kapikule"),
     ]
@@ -139,11 +162,13 @@ def test_quarantine_status_and_counters(conn: psycopg.Connection) -> None:
     write_batch(conn, items, None)  # redelivered: stored once
     rows = conn.execute("SELECT reason, raw, source FROM quarantine ORDER BY reason").fetchall()
     assert rows == [("bad_checksum", bytes.fromhex("787811010123"), "edge-1"), ("bad_json", b"{not json", "ingest:t")]
-    older = DeviceStatus(device_id="edge-1", kind="edge_agent", state="offline",
-                         time_utc=now - timedelta(hours=1), site="kapikule")
+    older = DeviceStatus(
+        device_id="edge-1", kind="edge_agent", state="offline", time_utc=now - timedelta(hours=1), site="kapikule"
+    )
     write_batch(conn, [older], None)  # an older status never overwrites a newer one
     assert conn.execute("SELECT state FROM device_status").fetchone() == ("online",)
-    counters = dict(conn.execute("SELECT reason, count FROM ingest_counters").fetchall())
-    assert counters["bad_checksum"] == 2 and counters["bad_json"] == 2
+    counters: dict[str, int] = dict(conn.execute("SELECT reason, count FROM ingest_counters").fetchall())
+    assert counters["bad_checksum"] == 2
+    assert counters["bad_json"] == 2
     conn.commit()
     assert json.dumps(counters)

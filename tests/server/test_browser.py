@@ -73,7 +73,9 @@ def test_trucks_and_live_alerts_show_on_the_page(
                 db, device_id, now - timedelta(seconds=60 - 15 * i), lat0 + (lat1 - lat0) * f, lon0 + (lon1 - lon0) * f
             )
 
-    trucks = wait_for(lambda: (found := _present(browser, "svg#map .truck")) and len(found) == 2 and found, 30)
+    trucks: list[Any] = wait_for(
+        lambda: (found := _present(browser, "svg#map .truck")) and len(found) == 2 and found, 30
+    )
     assert {t.get_attribute("data-device-id") for t in trucks} == set(routes)
     assert _present(browser, 'svg#map .truck[data-device-id="TRK-34-001"]')
     rows = _present(browser, "#truck-list tr")

@@ -160,15 +160,14 @@ def test_the_database_going_away_is_a_named_503_and_recovers(
 ) -> None:
     live = serve(pool_timeout_s=1.0)
     database = psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]
-    with httpx.Client(base_url=live.base_url, timeout=30) as http, psycopg.connect(
-        admin_database_url, autocommit=True
-    ) as admin:
+    with (
+        httpx.Client(base_url=live.base_url, timeout=30) as http,
+        psycopg.connect(admin_database_url, autocommit=True) as admin,
+    ):
         assert http.get("/api/v1/health").status_code == 200
         admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
         try:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,)
-            )
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
             response = http.get("/api/v1/alerts")
             assert response.status_code == 503
             assert response.json()["error"] == "database_unavailable"
