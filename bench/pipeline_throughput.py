@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -113,6 +114,14 @@ async def _device(port: int, d: int, fixes: int) -> None:
     await writer.wait_closed()
 
 
+def _wait_for(probe: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not probe():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
 def pipeline(url: str, mqtt: tuple[str, int], devices: int, fixes: int) -> tuple[float, float]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -130,20 +139,17 @@ def pipeline(url: str, mqtt: tuple[str, int], devices: int, fixes: int) -> tuple
         CEDETECT_INGEST_CLIENT_ID=f"ingest-{site}",
         CEDETECT_INGEST_SITE=site,
     )
+    logs = {name: tmp / f"{name}.log" for name in ("ingest", "edge")}
     procs = [
-        subprocess.Popen([sys.executable, "-m", "cedetect", "--log-level", "WARNING", name], env=env)
+        subprocess.Popen(
+            [sys.executable, "-m", "cedetect", name], env=env, stdout=logs[name].open("wb"), stderr=subprocess.STDOUT
+        )
         for name in ("ingest", "edge")
     ]
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("edge agent did not start") from None
-                time.sleep(0.1)
+        # Ingest's persistent session must exist before the first fix is published.
+        _wait_for(lambda: b"subscribed to" in logs["ingest"].read_bytes(), "ingest to subscribe")
+        _wait_for(lambda: b"listening on" in logs["edge"].read_bytes(), "the edge agent")
         total = devices * fixes
         started = time.perf_counter()
 
