@@ -31,13 +31,13 @@ import itertools
 import json
 import math
 import statistics
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from firmware_sim.generated import write_or_check
 from geofence.geodesy import haversine_m, local_xy_m
 
 PROFILE_PATH = Path(__file__).resolve().parent / "data" / "gps_profile.json"
@@ -240,18 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=PROFILE_PATH)
     parser.add_argument("--check", action="store_true", help="only compare with the file on disk")
     args = parser.parse_args(argv)
-    text = dumps(build_profile(args.shared))
-    out: Path = args.out
-    current = out.read_text(encoding="utf-8") if out.exists() else None
-    if args.check:
-        if current != text:
-            print(f"{out} is out of date", file=sys.stderr)
-            return 1
-        return 0
-    if current != text:
-        out.write_text(text, encoding="utf-8")
-        print(f"wrote {out}")
-    return 0
+    return write_or_check(args.out, dumps(build_profile(args.shared)), check=args.check)
 
 
 if __name__ == "__main__":

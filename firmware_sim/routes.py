@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
+from firmware_sim.generated import write_or_check
 from firmware_sim.polyline import Polyline
 from geofence.demo_zones import crossing_by_name, restricted_zones
 
@@ -365,18 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only compare with the file on disk")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "data" / ROUTES_FILE)
     args = parser.parse_args(argv)
-    text = dumps(build_routes_geojson())
-    out: Path = args.out
-    current = out.read_text(encoding="utf-8") if out.exists() else None
-    if args.check:
-        if current != text:
-            print(f"{out} is out of date", file=sys.stderr)
-            return 1
-        return 0
-    if current != text:
-        out.write_text(text, encoding="utf-8")
-        print(f"wrote {out}")
-    return 0
+    return write_or_check(args.out, dumps(build_routes_geojson()), check=args.check)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from psycopg.rows import TupleRow, dict_row
 from pydantic import ValidationError
 
 from cedetect.models import Alert, PositionFlag
-from cedetect.storage import ALERT_COLUMNS, alert_from_row
+from cedetect.storage import ALERT_COLUMNS, POSITION_COLUMNS, alert_from_row
 
 log = logging.getLogger(__name__)
 
@@ -100,24 +100,8 @@ def _where(conditions: Sequence[sql.Composable]) -> sql.Composable:
 
 # --- positions -------------------------------------------------------------------------------
 
-POSITION_RECORD_COLUMNS: tuple[str, ...] = (
-    "device_id",
-    "time_utc",
-    "received_utc",
-    "ingested_utc",
-    "site",
-    "protocol",
-    "latitude",
-    "longitude",
-    "speed_kmh",
-    "heading_deg",
-    "altitude_m",
-    "satellites",
-    "hdop",
-    "valid",
-    "attributes",
-    "flags",
-)
+#: The stored columns of a fix as served, in table order: what ingest writes plus when it was written.
+POSITION_RECORD_COLUMNS: tuple[str, ...] = (*POSITION_COLUMNS[:3], "ingested_utc", *POSITION_COLUMNS[3:])
 
 #: Fixes that cannot place a truck on the map: no GPS lock, 0,0, or a clock ahead of real time.
 UNUSABLE_FOR_MAP: tuple[str, ...] = (
