@@ -159,8 +159,11 @@ class OutboxPublisher:
         self._client.loop_start()
         try:
             while True:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+                # arrives as the event fires, and the task would then never stop.
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                    async with asyncio.timeout(1.0):
+                        await self._wake.wait()
                 except TimeoutError:
                     self._flush_deletes()
                 self._wake.clear()

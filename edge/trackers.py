@@ -15,11 +15,11 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
-from cedetect.protocols.base import DecodeError, FramingError
 from pydantic import BaseModel
 
 from cedetect import protocols
 from cedetect.models import DeadLetter, DeviceState, DeviceStatus, Position, PositionFlag, utc_now
+from cedetect.protocols.base import DecodeError, FramingError
 from cedetect.topics import TopicKind
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,8 @@ class TrackerServer:
         try:
             while True:
                 try:
-                    data = await asyncio.wait_for(reader.read(65536), timeout=self.idle_timeout_s)
+                    async with asyncio.timeout(self.idle_timeout_s):
+                        data = await reader.read(65536)
                 except TimeoutError:
                     self._count("idle_timeout")
                     break

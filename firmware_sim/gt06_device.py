@@ -402,9 +402,8 @@ class Gt06Device:
 
     async def _connect_and_login(self) -> _Connection:
         self.stats.login_attempts += 1
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port), timeout=self.connect_timeout_s
-        )
+        async with asyncio.timeout(self.connect_timeout_s):
+            reader, writer = await asyncio.open_connection(self.host, self.port)
         conn = _Connection(reader, writer, self)
         self.stats.connections += 1
         try:
