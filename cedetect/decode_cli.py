@@ -221,7 +221,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except ValueError as exc:
         stream.write(json.dumps(error_to_dict("invalid_device_id", str(exc))) + "\n")
         return 2
-    framer = spec.framer_factory() if args.stream else None
+    framer = spec.framer_factory() if args.stream and spec.framer_factory is not None else None
     session = _Session(decoder, framer, args.received_utc, stream)
     for source, value in inputs:
         for frame in _frames(session, source, value, spec.payload, spec.name):

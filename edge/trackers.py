@@ -55,6 +55,9 @@ class TrackerServer:
         idle_timeout_s: float = 600.0,
     ) -> None:
         self.spec = protocols.get(protocol)
+        if self.spec.framer_factory is None:
+            raise ValueError(f"{self.spec.name} is not carried over TCP")
+        self._framer_factory = self.spec.framer_factory
         self.publish = publish
         self.site = site
         self.agent_id = agent_id
@@ -86,7 +89,7 @@ class TrackerServer:
         self._tasks.add(task)
         peer = writer.get_extra_info("peername")
         remote = f"{peer[0]}:{peer[1]}" if peer else "unknown"
-        framer = self.spec.framer_factory()
+        framer = self._framer_factory()
         decoder = self.spec.decoder_factory()
         device_id: str | None = None
         self.counters["connections"] += 1

@@ -1,56 +1,45 @@
 """Tracker protocols: a registry of what the edge agent can listen for.
 
-Each protocol registers a :class:`ProtocolSpec`: its name, the port traccar uses for it, the
-transport, and factories for the per-connection decoder and stream framer.  A new protocol adds a
-module with a :class:`~cedetect.protocols.base.ProtocolDecoder` and a
-:class:`~cedetect.protocols.base.StreamFramer` and one entry in :data:`PROTOCOLS`.
+Each protocol is one module of this package that defines ``SPEC``, a
+:class:`~cedetect.protocols.base.ProtocolSpec`: its name, the port traccar uses for it, its transports,
+and factories for the per-connection decoder, the TCP stream framer and the simulator's device
+encoder.  The registry finds the modules itself, so adding a protocol touches no shared file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal, Protocol
+import importlib
+import pkgutil
 
 from cedetect.protocols.base import (
     DecodedMessage,
     DecodeError,
     DecodeReason,
+    DecoderFactory,
+    DeviceEncoder,
+    FixToSend,
     FramingError,
     ProtocolDecoder,
+    ProtocolSpec,
     StreamFramer,
+    Transport,
     check_position_invariants,
 )
-from cedetect.protocols.framing import Gt06Framer
-from cedetect.protocols.gt06 import Gt06Decoder
 
 
-class DecoderFactory(Protocol):
-    """Makes the decoder for one connection; ``device_id`` presets the identity, ``model`` quirks."""
-
-    def __call__(self, *, device_id: str | None = None, model: str | None = None) -> ProtocolDecoder: ...
-
-
-@dataclass(frozen=True)
-class ProtocolSpec:
-    name: str
-    default_port: int
-    transport: Literal["tcp", "udp"]
-    decoder_factory: DecoderFactory
-    framer_factory: Callable[[], StreamFramer]
-    #: ``binary`` frames are given as hex on the command line; ``text`` frames as text.
-    payload: Literal["binary", "text"] = "binary"
+def _discover() -> dict[str, ProtocolSpec]:
+    found: dict[str, ProtocolSpec] = {}
+    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        spec = getattr(module, "SPEC", None)
+        if isinstance(spec, ProtocolSpec):
+            if spec.name in found:
+                raise RuntimeError(f"protocol {spec.name!r} is defined twice")
+            found[spec.name] = spec
+    return found
 
 
-PROTOCOLS: dict[str, ProtocolSpec] = {
-    "gt06": ProtocolSpec(
-        name="gt06",
-        default_port=5023,
-        transport="tcp",
-        decoder_factory=Gt06Decoder,
-        framer_factory=Gt06Framer,
-    ),
-}
+PROTOCOLS: dict[str, ProtocolSpec] = _discover()
 
 
 def get(name: str) -> ProtocolSpec:
@@ -68,10 +57,13 @@ __all__ = [
     "DecodeReason",
     "DecodedMessage",
     "DecoderFactory",
+    "DeviceEncoder",
+    "FixToSend",
     "FramingError",
     "ProtocolDecoder",
     "ProtocolSpec",
     "StreamFramer",
+    "Transport",
     "check_position_invariants",
     "get",
 ]

@@ -19,10 +19,11 @@ from __future__ import annotations
 import math
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Literal, Protocol
 
 from pydantic import ValidationError
 
@@ -261,3 +262,87 @@ def make_position(
         )
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise DecodeError(reason, detail) from exc
+
+
+# --- what a simulated device sends ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FixToSend:
+    """One fix a simulated device reports (the input of :class:`DeviceEncoder`)."""
+
+    time_utc: datetime
+    latitude: float
+    longitude: float
+    speed_kmh: float = 0.0
+    heading_deg: float = 0.0
+    satellites: int = 8
+    valid: bool = True
+    ignition: bool = True
+    altitude_m: float = 0.0
+    odometer_km: float | None = None
+    alarm: str | None = None  # a value of :class:`cedetect.protocols.attributes.Alarm`
+
+
+class DeviceEncoder(ABC):
+    """Builds the frames a real device of one protocol sends, in its real format with correct checksums.
+
+    One encoder per simulated device; it keeps the device's serial/sequence counters.  The simulator
+    sends :meth:`login` first (when not None) and waits for an acknowledgement if
+    :meth:`awaits_response` says the device does; round-trip tests decode what it builds.
+    """
+
+    protocol: ClassVar[str]
+
+    def __init__(self, device_id: str) -> None:
+        self.device_id = validate_device_id(device_id)
+
+    def login(self) -> bytes | None:
+        """The handshake or login frame, or None when the protocol has none."""
+        return None
+
+    @abstractmethod
+    def location(self, fix: FixToSend) -> bytes:
+        """One location frame (or datagram) reporting ``fix``."""
+
+    def heartbeat(self) -> bytes | None:
+        """A keep-alive frame, or None when the protocol has none."""
+        return None
+
+    def awaits_response(self, kind: str) -> bool:
+        """Whether a device waits for the server's answer after a frame of ``kind`` (login/location/heartbeat)."""
+        return kind == "login"
+
+
+class DecoderFactory(Protocol):
+    """Makes the decoder for one connection; ``device_id`` presets the identity, ``model`` quirks."""
+
+    def __call__(self, *, device_id: str | None = None, model: str | None = None) -> ProtocolDecoder: ...
+
+
+Transport = Literal["tcp", "udp", "http"]
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """Everything the edge agent, the CLI and the simulator need to know about one protocol.
+
+    Each protocol module defines one as ``SPEC``; :mod:`cedetect.protocols` finds them.
+    """
+
+    name: str
+    default_port: int
+    transports: tuple[Transport, ...]
+    decoder_factory: DecoderFactory
+    #: Cuts a TCP stream into frames (None for protocols that are not carried over TCP).
+    framer_factory: Callable[[], StreamFramer] | None = None
+    #: Decoder for one UDP datagram, where UDP packets differ from TCP frames (else ``decoder_factory``).
+    datagram_decoder_factory: DecoderFactory | None = None
+    encoder_factory: Callable[[str], DeviceEncoder] | None = None
+    #: ``binary`` frames are given as hex on the command line; ``text`` frames as text.
+    payload: Literal["binary", "text"] = "binary"
+
+    @property
+    def transport(self) -> Transport:
+        """The main transport (the first of :attr:`transports`)."""
+        return self.transports[0]

@@ -132,12 +132,15 @@ from cedetect.protocols.base import (
     DecodedMessage,
     DecodeError,
     DecodeReason,
+    DeviceEncoder,
+    FixToSend,
     ProtocolDecoder,
+    ProtocolSpec,
     make_position,
     validate_device_id,
 )
 from cedetect.protocols.crc import crc16_x25
-from cedetect.protocols.framing import GT06_START_LONG, GT06_START_SHORT, GT06_STOP
+from cedetect.protocols.framing import GT06_START_LONG, GT06_START_SHORT, GT06_STOP, Gt06Framer
 
 PROTOCOL: Final = "gt06"
 
@@ -1754,3 +1757,59 @@ def encode_alarm(
         )
     )
     return build_frame(MSG_GPS_LBS_STATUS_1, content, serial)
+
+
+class Gt06Encoder(DeviceEncoder):
+    """A simulated GT06 device: login, then location frames (0x22, or 0x16 when the fix carries an alarm)
+    and status heartbeats (0x13), each with the next serial number."""
+
+    protocol = PROTOCOL
+
+    def __init__(self, device_id: str, *, battery_level: int = 90, rssi: int = 4) -> None:
+        super().__init__(device_id)
+        self.serial = 0
+        self.battery_level = battery_level
+        self.rssi = rssi
+        self._ignition = True
+
+    def _next_serial(self) -> int:
+        self.serial = (self.serial + 1) % 0x10000
+        return self.serial
+
+    def login(self) -> bytes:
+        return encode_login(self.device_id, self._next_serial())
+
+    def location(self, fix: FixToSend) -> bytes:
+        self._ignition = fix.ignition
+        common = {
+            "time_utc": fix.time_utc,
+            "latitude": fix.latitude,
+            "longitude": fix.longitude,
+            "speed_kmh": min(fix.speed_kmh, 255.0),
+            "heading_deg": fix.heading_deg,
+            "satellites": min(fix.satellites, 15),
+            "valid": fix.valid,
+            "ignition": fix.ignition,
+            "serial": self._next_serial(),
+        }
+        if fix.alarm is not None:
+            return encode_alarm(alarm=fix.alarm, battery_level=self.battery_level, rssi=self.rssi, **common)  # type: ignore[arg-type]
+        return encode_location(**common)  # type: ignore[arg-type]
+
+    def heartbeat(self) -> bytes:
+        return encode_heartbeat(
+            ignition=self._ignition, battery_level=self.battery_level, rssi=self.rssi, serial=self._next_serial()
+        )
+
+    def awaits_response(self, kind: str) -> bool:
+        return kind in ("login", "heartbeat")
+
+
+SPEC = ProtocolSpec(
+    name=PROTOCOL,
+    default_port=5023,
+    transports=("tcp",),
+    decoder_factory=Gt06Decoder,
+    framer_factory=Gt06Framer,
+    encoder_factory=Gt06Encoder,
+)

@@ -27,6 +27,7 @@ from cedetect.protocols.base import (
     DecodedMessage,
     DecodeError,
     DecodeReason,
+    FixToSend,
     check_position_invariants,
     make_position,
 )
@@ -34,6 +35,7 @@ from cedetect.protocols.crc import crc16_x25
 from cedetect.protocols.framing import Gt06Framer
 from cedetect.protocols.gt06 import (
     Gt06Decoder,
+    Gt06Encoder,
     build_frame,
     encode_alarm,
     encode_heartbeat,
@@ -722,11 +724,14 @@ def test_fuzz_mutated_real_frames(index: int, data: st.DataObject) -> None:
 def test_registry() -> None:
     spec = protocols.get("gt06")
     assert spec is protocols.PROTOCOLS["gt06"]
-    assert (spec.name, spec.default_port, spec.transport, spec.payload) == ("gt06", 5023, "tcp", "binary")
+    assert (spec.name, spec.default_port, spec.transports, spec.payload) == ("gt06", 5023, ("tcp",), "binary")
     assert isinstance(spec.decoder_factory(device_id=DEVICE_ID), Gt06Decoder)
+    assert spec.framer_factory is not None
     assert isinstance(spec.framer_factory(), Gt06Framer)
+    assert spec.encoder_factory is not None
+    assert isinstance(spec.encoder_factory(DEVICE_ID), Gt06Encoder)
     assert protocols.get(" GT06 ") is spec
-    with pytest.raises(KeyError, match="unknown tracker protocol 'nope'; known protocols: gt06"):
+    with pytest.raises(KeyError, match="unknown tracker protocol 'nope'; known protocols: "):
         protocols.get("nope")
 
 
@@ -747,3 +752,28 @@ def test_invariants_helper() -> None:
     assert check_position_invariants(position, RECEIVED) == (PositionFlag.ZERO_COORDINATES,)
     assert PositionFlag.FUTURE_TIME in check_position_invariants(position, RECEIVED, future_tolerance_s=60)
     assert math.isclose(position.speed_kmh, 0.0)
+
+
+def test_device_encoder_round_trip() -> None:
+    encoder = Gt06Encoder(DEVICE_ID)
+    decoder = Gt06Decoder()
+    t = datetime(2026, 8, 30, 11, 59, 0, tzinfo=UTC)
+    fix = FixToSend(time_utc=t, latitude=41.6771, longitude=26.5557, speed_kmh=72.0, heading_deg=181.0, satellites=9)
+    (login,) = decoder.decode(encoder.login(), RECEIVED)
+    assert (login.kind, login.device_id, login.response is not None) == ("login", DEVICE_ID, True)
+    (location,) = decoder.decode(encoder.location(fix), RECEIVED)
+    assert location.position is not None
+    assert location.position.time_utc == t
+    assert (round(location.position.latitude, 5), round(location.position.longitude, 5)) == (41.6771, 26.5557)
+    assert (location.position.speed_kmh, location.position.heading_deg) == (72.0, 181.0)
+    (alarm,) = decoder.decode(
+        encoder.location(FixToSend(time_utc=t, latitude=41.0, longitude=26.0, alarm="sos")), RECEIVED
+    )
+    assert alarm.position is not None
+    assert alarm.position.attributes["alarm"] == "sos"
+    (beat,) = decoder.decode(encoder.heartbeat(), RECEIVED)
+    assert beat.response is not None
+    assert encoder.serial == 4
+    assert encoder.awaits_response("login")
+    assert encoder.awaits_response("heartbeat")
+    assert not encoder.awaits_response("location")
