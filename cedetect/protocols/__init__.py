@@ -42,10 +42,14 @@ def _discover() -> dict[str, ProtocolSpec]:
 PROTOCOLS: dict[str, ProtocolSpec] = _discover()
 
 
+_ALIASES: dict[str, str] = {alias: spec.name for spec in PROTOCOLS.values() for alias in spec.aliases}
+
+
 def get(name: str) -> ProtocolSpec:
-    """The spec registered as ``name`` (case-insensitive); KeyError naming the known ones if none."""
+    """The spec registered as ``name`` or one of its aliases (case-insensitive); KeyError naming the known ones."""
+    key = name.strip().lower()
     try:
-        return PROTOCOLS[name.strip().lower()]
+        return PROTOCOLS[_ALIASES.get(key, key)]
     except KeyError:
         known = ", ".join(sorted(PROTOCOLS))
         raise KeyError(f"unknown tracker protocol {name!r}; known protocols: {known}") from None

@@ -341,6 +341,8 @@ class ProtocolSpec:
     encoder_factory: Callable[[str], DeviceEncoder] | None = None
     #: ``binary`` frames are given as hex on the command line; ``text`` frames as text.
     payload: Literal["binary", "text"] = "binary"
+    #: Other names the protocol is known by (``huabao`` for ``jt808``); ``get`` accepts them too.
+    aliases: tuple[str, ...] = ()
 
     @property
     def transport(self) -> Transport:

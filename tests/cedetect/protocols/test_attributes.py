@@ -17,9 +17,12 @@ RECEIVED = datetime(2026, 11, 25, tzinfo=UTC)
 
 def _vectors(shared_data: Path, name: str) -> list[dict[str, object]]:
     document = json.loads((shared_data / "tracker_vectors" / "tracker_vectors.json").read_text())
-    key = {"jt808": "huabao"}.get(name, name)
-    vectors: list[dict[str, object]] = document["protocols"].get(key, [])
-    return vectors
+    spec = protocols.get(name)
+    for key in (spec.name, *spec.aliases):
+        if key in document["protocols"]:
+            vectors: list[dict[str, object]] = document["protocols"][key]
+            return vectors
+    return []
 
 
 @pytest.mark.parametrize("name", sorted(protocols.PROTOCOLS))
