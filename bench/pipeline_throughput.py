@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -133,7 +134,7 @@ def pipeline(url: str, mqtt: tuple[str, int], devices: int, fixes: int) -> tuple
         CEDETECT_DATABASE_URL=url,
         CEDETECT_MQTT_HOST=mqtt[0],
         CEDETECT_MQTT_PORT=str(mqtt[1]),
-        CEDETECT_EDGE_GT06_PORT=str(port),
+        CEDETECT_EDGE_PORTS=json.dumps({"gt06": port}),
         CEDETECT_EDGE_SITE=site,
         CEDETECT_EDGE_OUTBOX_PATH=str(tmp / "outbox.sqlite3"),
         CEDETECT_INGEST_CLIENT_ID=f"ingest-{site}",

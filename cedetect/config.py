@@ -51,11 +51,21 @@ class EdgeSettings(BaseSettings):
     site: Identifier = "border-post-1"
     agent_id: Identifier = "edge-1"
     bind_host: str = "127.0.0.1"
-    gt06_port: int = Field(default=5023, ge=0, le=65535)
+    #: Tracker protocols to listen for (JSON list), each on every transport it has (TCP, UDP, HTTP).
+    protocols: list[str] = Field(default_factory=lambda: ["gt06"])
+    #: Port per protocol (JSON object), overriding the protocol's default port; 0 takes a free port.
+    ports: dict[str, Annotated[int, Field(ge=0, le=65535)]] = Field(default_factory=dict)
+    #: Take JSON fixes that devices publish on ``cedetect/v1/{site}/{device_id}/fix``.
+    mqtt_fixes: bool = True
     outbox_path: Path = Path("var/edge/outbox.sqlite3")
     max_inflight: int = Field(default=200, ge=1, le=65535)
     idle_timeout_s: float = Field(default=600.0, gt=0)
     future_tolerance_s: float = Field(default=300.0, ge=0)
+    filter_max_speed_kmh: float = Field(default=180.0, gt=0)
+    filter_max_implied_speed_kmh: float = Field(default=250.0, gt=0)
+    filter_min_jump_m: float = Field(default=1000.0, ge=0)
+    filter_min_period_s: float = Field(default=1.0, ge=0)
+    filter_stale_after_s: float = Field(default=7 * 24 * 3600.0, gt=0)
 
 
 class IngestSettings(BaseSettings):

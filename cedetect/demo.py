@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -168,7 +169,8 @@ def run_demo(args: argparse.Namespace) -> int:
                 "CEDETECT_MQTT_PORT": str(mqtt_port),
                 "CEDETECT_SERVER_HOST": "127.0.0.1",
                 "CEDETECT_SERVER_PORT": str(server_port),
-                "CEDETECT_EDGE_GT06_PORT": str(gt06_port),
+                "CEDETECT_EDGE_PROTOCOLS": json.dumps(["gt06"]),
+                "CEDETECT_EDGE_PORTS": json.dumps({"gt06": gt06_port}),
                 "CEDETECT_EDGE_OUTBOX_PATH": str(data_dir / "edge" / "outbox.sqlite3"),
                 "CEDETECT_EDGE_SITE": "demo-post",
                 "PYTHONUNBUFFERED": "1",

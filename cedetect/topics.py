@@ -4,6 +4,8 @@
 * ``status``     - :class:`~cedetect.models.DeviceStatus`, QoS 1, retained; an edge agent's Last Will
 * ``deadletter`` - :class:`~cedetect.models.DeadLetter`, QoS 1: refused bytes kept as evidence
 * ``alert``      - :class:`~cedetect.models.Alert`, QoS 1
+* ``fix``        - a device's own JSON fix, for trackers that publish over MQTT (see
+  :mod:`cedetect.protocols.jsonfix`); the edge agent of the site turns it into a ``position``
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class TopicKind(StrEnum):
     STATUS = "status"
     DEADLETTER = "deadletter"
     ALERT = "alert"
+    FIX = "fix"
 
 
 class TopicError(ValueError):

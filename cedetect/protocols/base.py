@@ -320,7 +320,7 @@ class DecoderFactory(Protocol):
     def __call__(self, *, device_id: str | None = None, model: str | None = None) -> ProtocolDecoder: ...
 
 
-Transport = Literal["tcp", "udp", "http"]
+Transport = Literal["tcp", "udp", "http", "mqtt"]
 
 
 @dataclass(frozen=True)

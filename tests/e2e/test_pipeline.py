@@ -65,7 +65,7 @@ def stack(tmp_path: Path, database_url: str, mqtt_broker: tuple[str, int]) -> It
         CEDETECT_MQTT_HOST=mqtt_broker[0],
         CEDETECT_MQTT_PORT=str(mqtt_broker[1]),
         CEDETECT_SERVER_PORT=str(server_port),
-        CEDETECT_EDGE_GT06_PORT=str(gt06_port),
+        CEDETECT_EDGE_PORTS=json.dumps({"gt06": gt06_port}),
         CEDETECT_EDGE_SITE=site,
         CEDETECT_EDGE_AGENT_ID="edge-e2e",
         CEDETECT_EDGE_OUTBOX_PATH=str(tmp_path / "outbox.sqlite3"),
