@@ -58,13 +58,19 @@ _SKIP_REASON = {
 
 
 def _find_gt06_start(buf: bytearray, start: int) -> int:
+    """Offset of the first start marker at or after ``start``, or -1.
+
+    Checks the head first and bounds the second search by the first hit, so that cutting a stream of
+    back-to-back frames costs O(frame) per frame, not a scan of the whole buffer.
+    """
+    head = buf[start : start + 2]
+    if head in (GT06_START_SHORT, GT06_START_LONG):
+        return start
     short = buf.find(GT06_START_SHORT, start)
-    long = buf.find(GT06_START_LONG, start)
-    if short < 0:
-        return long
+    long = buf.find(GT06_START_LONG, start, short + 1 if short >= 0 else len(buf))
     if long < 0:
         return short
-    return min(short, long)
+    return long if short < 0 else min(short, long)
 
 
 def _probe_gt06(buf: bytearray, at: int, max_frame_size: int) -> tuple[_Probe, int]:

@@ -1,0 +1,102 @@
+"""Decode throughput per protocol, frames per second on one core, beside a baseline from the same run.
+
+    python -m bench.decode_throughput [--frames 20000] [--protocol NAME ...]
+
+For every registered protocol with a device encoder, location frames built by that encoder (varying
+fixes, real checksums) are decoded by a fresh per-connection decoder preset with the device id.
+Baseline: the same frames cut out of one byte stream by the protocol's framer (for TCP protocols) -
+the least work any frame needs before decoding; for framer-less protocols, ``bytes.decode`` of the
+same payloads.  The goal for GT06 and Teltonika location frames is 200,000 frames/s/core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from cedetect import protocols
+from cedetect.protocols.base import FixToSend
+
+GOAL_FRAMES_PER_S = 200_000
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _frames(name: str, count: int) -> tuple[str, list[bytes]]:
+    spec = protocols.get(name)
+    assert spec.encoder_factory is not None
+    try:
+        encoder = spec.encoder_factory("359339075003512")
+    except ValueError:
+        encoder = spec.encoder_factory("013912345678")
+    frames = [
+        encoder.location(
+            FixToSend(
+                time_utc=T0 + timedelta(seconds=10 * i),
+                latitude=41.0 + i * 1e-5,
+                longitude=26.0 + i * 1e-5,
+                speed_kmh=60.0 + i % 20,
+                heading_deg=float(i % 360),
+            )
+        )
+        for i in range(count)
+    ]
+    return encoder.device_id, frames
+
+
+def _rate(work: Callable[[], None], count: int, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return count / best
+
+
+def measure(name: str, count: int) -> tuple[float, float, str]:
+    spec = protocols.get(name)
+    device_id, frames = _frames(name, count)
+    received = datetime.now(UTC)
+
+    def decode() -> None:
+        decoder = spec.decoder_factory(device_id=device_id)
+        for frame in frames:
+            decoder.decode(frame, received)
+
+    if spec.framer_factory is not None:
+        stream = b"".join(frames)
+        make_framer = spec.framer_factory
+
+        def baseline() -> None:
+            framer = make_framer()
+            for i in range(0, len(stream), 65536):
+                framer.feed(stream[i : i + 65536])
+
+        what = "framer only"
+    else:
+
+        def baseline() -> None:
+            for frame in frames:
+                frame.decode("latin-1")
+
+        what = "bytes.decode only"
+    return _rate(decode, count), _rate(baseline, count), what
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--frames", type=int, default=20_000)
+    parser.add_argument("--protocol", action="append", dest="names")
+    args = parser.parse_args()
+    names = args.names or sorted(n for n, s in protocols.PROTOCOLS.items() if s.encoder_factory is not None)
+    print(f"{'protocol':<12}{'decode frames/s':>18}{'baseline frames/s':>20}  {'ratio':>7}  baseline")
+    for name in names:
+        decoded, base, what = measure(name, args.frames)
+        print(f"{name:<12}{decoded:>18,.0f}{base:>20,.0f}  {decoded / base:>7.3f}  {what}", flush=True)
+    print(f"goal for gt06 and teltonika location frames: {GOAL_FRAMES_PER_S:,} frames/s/core")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
