@@ -49,7 +49,7 @@ class TrackerServer:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        self._server = await asyncio.start_server(self._handle, self.host, self.port, backlog=4096)
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("%s: listening on %s:%d (tcp)", self.spec.name, self.host, self.port)
         return self.port
