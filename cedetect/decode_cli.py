@@ -194,10 +194,7 @@ def _frame_from(
         except ValueError as exc:
             session.fail(error_to_dict("bad_hex", str(exc), input=value, **context))
             return None
-    if payload != "text":
-        detail = f"{protocol} is a binary protocol: give frames with --hex"
-        session.fail(error_to_dict("text_not_supported", detail, input=value, **context))
-        return None
+    # --text works for every protocol: several binary protocols (GL200, Meitrack) also speak text frames.
     try:
         return value.encode("latin-1")
     except UnicodeEncodeError as exc:

@@ -95,10 +95,24 @@ def test_hex_with_spaces_and_prefix(capsys: pytest.CaptureFixture[str]) -> None:
     assert lines[0]["device_id"] == IMEI
 
 
-def test_text_is_refused_for_a_binary_protocol(capsys: pytest.CaptureFixture[str]) -> None:
+def test_text_that_is_not_a_frame_of_a_binary_protocol_gets_a_named_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, lines = _run(["decode", "--protocol", "gt06", "--text", "*HQ,1,V1#"], capsys)
     assert code == 1
-    assert lines[0]["error"] == "text_not_supported"
+    assert lines[0]["error"] == "bad_start_bytes"
+
+
+def test_text_frames_of_protocols_that_mix_text_and_binary(capsys: pytest.CaptureFixture[str]) -> None:
+    frame = (  # traccar's Gl200TextProtocolDecoderTest
+        "+RESP:GTFRI,DF0200,868487004353181,cv100,14051,10,1,0,0.0,0,264.1,114.015515,22.537178,"
+        "20210608064328,0460,0001,25F8,061A7D02,,0.0,,,,100,21,,,,20210608144354,32DB$"
+    )
+    code, lines = _run(["decode", "--protocol", "gl200", "--text", frame], capsys)
+    assert code == 0
+    assert (lines[0]["device_id"], lines[0]["latitude"], lines[0]["longitude"]) == (
+        "868487004353181",
+        22.537178,
+        114.015515,
+    )
 
 
 def test_file_skips_comments_and_continues_past_bad_lines(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
