@@ -27,9 +27,9 @@ def _frames(name: str, count: int) -> tuple[str, list[bytes]]:
     spec = protocols.get(name)
     assert spec.encoder_factory is not None
     try:
-        encoder = spec.encoder_factory("359339075003512")
+        encoder = spec.encoder_factory("490154203237518")  # a Luhn-valid IMEI
     except ValueError:
-        encoder = spec.encoder_factory("013912345678")
+        encoder = spec.encoder_factory("13912345678")  # a JT/T 808 phone number
     frames = [
         encoder.location(
             FixToSend(
