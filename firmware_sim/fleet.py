@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from firmware_sim.gt06_device import imei_for
+from firmware_sim.imei import imei_for
 from firmware_sim.profile import GpsProfile
 from firmware_sim.routes import Route, load_routes
 from firmware_sim.truck import TruckModel, TruckParams

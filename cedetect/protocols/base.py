@@ -339,6 +339,8 @@ class ProtocolSpec:
     #: Decoder for one UDP datagram, where UDP packets differ from TCP frames (else ``decoder_factory``).
     datagram_decoder_factory: DecoderFactory | None = None
     encoder_factory: Callable[[str], DeviceEncoder] | None = None
+    #: Encoder for UDP datagrams, where they differ from TCP frames (else ``encoder_factory``).
+    datagram_encoder_factory: Callable[[str], DeviceEncoder] | None = None
     #: ``binary`` frames are given as hex on the command line; ``text`` frames as text.
     payload: Literal["binary", "text"] = "binary"
     #: Other names the protocol is known by (``huabao`` for ``jt808``); ``get`` accepts them too.

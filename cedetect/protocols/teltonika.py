@@ -1393,6 +1393,29 @@ class TeltonikaEncoder(DeviceEncoder):
         return kind in ("login", "location")
 
 
+class TeltonikaDatagramEncoder(TeltonikaEncoder):
+    """The same device over UDP: each record in its own datagram with the IMEI header and no handshake;
+    the device waits for the server's acknowledgement of each packet."""
+
+    def __init__(self, device_id: str, **options: int) -> None:
+        super().__init__(device_id, **options)
+        self.packet_id = 0
+
+    def login(self) -> None:  # type: ignore[override]
+        return None
+
+    def location(self, fix: FixToSend) -> bytes:
+        self.packet_id = (self.packet_id + 1) % 0x10000
+        record = encode_record(self.codec, self.record(fix))
+        return build_udp_packet(self.device_id, self.packet_id, self.packet_id % 0x100, self.codec, [record])
+
+    def heartbeat(self) -> None:  # type: ignore[override]
+        return None
+
+    def awaits_response(self, kind: str) -> bool:
+        return kind == "location"
+
+
 SPEC = ProtocolSpec(
     name=PROTOCOL,
     default_port=5027,
@@ -1401,4 +1424,5 @@ SPEC = ProtocolSpec(
     framer_factory=TeltonikaFramer,
     datagram_decoder_factory=TeltonikaDatagramDecoder,
     encoder_factory=TeltonikaEncoder,
+    datagram_encoder_factory=TeltonikaDatagramEncoder,
 )

@@ -1,4 +1,4 @@
-"""The GT06 device client against a real loopback server using the real framer and decoder."""
+"""The device client with the GT06 encoder against a real loopback server using the real framer and decoder."""
 
 from __future__ import annotations
 
@@ -12,15 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cedetect.cli import main as cedetect_main
-from firmware_sim.gt06_device import (
-    DeviceStats,
-    Faults,
-    FaultSchedule,
-    Gt06Device,
-    imei_for,
-    luhn_check_digit,
-    luhn_valid,
-)
+from cedetect.protocols.gt06 import Gt06Encoder
+from firmware_sim.device import Device, DeviceStats
+from firmware_sim.faults import Faults, FaultSchedule
+from firmware_sim.gt06_device import Gt06Device
+from firmware_sim.imei import imei_for, luhn_check_digit, luhn_valid
 from firmware_sim.pacing import Pace
 from firmware_sim.truck import Fix, PhaseKind
 from tests.firmware_sim.gt06_server import RecordingGt06Server, wait_until
@@ -65,7 +61,7 @@ def run_with_server(server: RecordingGt06Server, scenario: Callable[[int], Await
     return asyncio.run(main())
 
 
-def device(port: int, fixes: list[Fix], **kwargs: object) -> Gt06Device:
+def device(port: int, fixes: list[Fix], **kwargs: object) -> Device:
     options: dict[str, object] = {
         "host": "127.0.0.1",
         "port": port,
@@ -76,7 +72,7 @@ def device(port: int, fixes: list[Fix], **kwargs: object) -> Gt06Device:
         "backoff_max_s": 0.2,
     }
     options.update(kwargs)
-    return Gt06Device(IMEI, fixes, **options)  # type: ignore[arg-type]
+    return Device(Gt06Encoder(IMEI, battery_level=100), fixes, transport="tcp", **options)  # type: ignore[arg-type]
 
 
 def assert_position_matches(fix: Fix, position: object) -> None:
@@ -118,11 +114,11 @@ def test_login_then_locations_decode_with_imei_and_coordinates() -> None:
     assert stats.disconnects == 0
 
 
-def test_location_acks_are_accepted_and_counted() -> None:
+def test_location_acks_the_encoder_does_not_await_do_no_harm() -> None:
     server = RecordingGt06Server(ack_locations=True)
     stats = run_with_server(server, lambda port: device(port, make_fixes(4)).run())
-    assert stats.location_acks == 4
-    assert stats.bad_frames == 0
+    assert stats.fixes_confirmed == 4
+    assert stats.unanswered == 0
     assert len(server.positions()) == 4
 
 
@@ -157,20 +153,45 @@ def test_connection_refused_then_server_appears() -> None:
     assert stats.login_attempts >= 3
 
 
-def test_bad_crc_fault_is_reported_as_bad_checksum() -> None:
+def test_corrupt_fault_is_reported_as_bad_checksum_and_the_fix_follows_intact() -> None:
     server = RecordingGt06Server()
     fixes = make_fixes(6)
-    # Paced (0.1 s apart, as a tracker's seconds-apart reports) so that the damaged frame reaches
-    # the framer on its own rather than coalesced with the next one in one TCP read.
-    stats = run_with_server(
-        server, lambda port: device(port, fixes, pace=Pace(100.0), faults=Faults(bad_crc=FaultSchedule([2]))).run()
-    )
+    stats = run_with_server(server, lambda port: device(port, fixes, faults=Faults(corrupt=FaultSchedule([2]))).run())
     errors = server.of("decode_error")
     assert [e.reason for e in errors] == ["bad_checksum"]
     assert errors[0].raw[:2] == b"\x78\x78"
-    received = [p.time_utc for p in server.positions()]
-    assert received == [f.time_utc for i, f in enumerate(fixes) if i != 2]
+    intact = [e.raw for e in server.of("location")][2]
+    assert len(errors[0].raw) == len(intact)
+    assert sum(a != b for a, b in zip(errors[0].raw, intact, strict=True)) == 1  # one damaged byte
+    assert [p.time_utc for p in server.positions()] == [f.time_utc for f in fixes]
     assert stats.faults_injected == 1
+    assert stats.fixes_confirmed == 6
+
+
+def test_out_of_order_fault_swaps_a_fix_with_the_next() -> None:
+    server = RecordingGt06Server()
+    fixes = make_fixes(5)
+    stats = run_with_server(server, lambda port: device(port, fixes, faults=Faults.parse("out_of_order=1")).run())
+    order = [0, 2, 1, 3, 4]
+    assert [p.time_utc for p in server.positions()] == [fixes[i].time_utc for i in order]
+    assert stats.faults_injected == 1
+    assert stats.fixes_confirmed == 5
+
+
+def test_offline_fault_sends_the_buffered_history_in_a_burst_after_reconnecting() -> None:
+    server = RecordingGt06Server()
+    fixes = make_fixes(8, step_s=10.0)  # 10 s apart; at speed-up 50: 0.2 s apart
+    faults = Faults.parse("offline=2,offline_fixes=3")
+    stats = run_with_server(server, lambda port: device(port, fixes, pace=Pace(50.0), faults=faults).run())
+    assert [p.time_utc for p in server.positions()] == [f.time_utc for f in fixes]
+    assert [e.connection for e in server.of("login")] == [1, 2]
+    second = [e for e in server.of("location") if e.connection == 2]
+    assert [e.position.time_utc for e in second if e.position] == [f.time_utc for f in fixes[2:]]
+    burst = [b.at - a.at for a, b in itertools.pairwise(second[:3])]
+    paced = [b.at - a.at for a, b in itertools.pairwise(second[2:])]
+    assert max(burst) < 0.1 < min(paced), (burst, paced)  # fixes 2-4 together once 4 is due, then one every 0.2 s
+    assert stats.disconnects == 1
+    assert stats.resent == 0
 
 
 def test_duplicate_fault_sends_the_fix_twice() -> None:
@@ -271,13 +292,34 @@ def test_imei() -> None:
         Gt06Device("12345", [])
 
 
+def test_gt06_device_wrapper_is_a_device_with_the_gt06_encoder() -> None:
+    server = RecordingGt06Server()
+    fixes = make_fixes(3)
+
+    async def scenario(port: int) -> DeviceStats:
+        wrapped = Gt06Device(IMEI, fixes, port=port, pace=Pace(0))
+        assert wrapped.imei == IMEI
+        assert isinstance(wrapped.encoder, Gt06Encoder)
+        return await wrapped.run()
+
+    stats = run_with_server(server, scenario)
+    assert [p.time_utc for p in server.positions()] == [f.time_utc for f in fixes]
+    assert stats.fixes_confirmed == 3
+
+
 def test_fault_parsing() -> None:
-    faults = Faults.parse("disconnect_after=20, duplicate=5,bad_crc=7,bad_crc=9,garbage_every=50,garbage_bytes=8")
+    faults = Faults.parse(
+        "disconnect_after=20, duplicate=5,corrupt=7,bad_crc=9,garbage_every=50,garbage_bytes=8,"
+        "out_of_order=3,offline_every=40,offline_fixes=6"
+    )
     assert faults.disconnect_after_frames == 20
     assert faults.duplicate == FaultSchedule([5])
-    assert faults.bad_crc == FaultSchedule([7, 9])
+    assert faults.corrupt == FaultSchedule([7, 9])  # bad_crc is the old name of corrupt
     assert faults.garbage == FaultSchedule((), every=50)
     assert faults.garbage_bytes == 8
+    assert faults.out_of_order == FaultSchedule([3])
+    assert faults.offline == FaultSchedule((), every=40)
+    assert faults.offline_fixes == 6
     assert [i for i in range(120) if faults.garbage.hits(i)] == [49, 99]
     assert Faults.parse("") == Faults()
     assert not Faults().duplicate
@@ -288,6 +330,7 @@ def test_fault_parsing() -> None:
         ("disconnect_after=0", "out of range"),
         ("bad_crc=-1", "out of range"),
         ("garbage_every=0", "out of range"),
+        ("offline_fixes=0", "out of range"),
     ):
         with pytest.raises(ValueError, match=message):
             Faults.parse(bad)
