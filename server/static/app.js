@@ -13,7 +13,7 @@
   const FETCH_TIMEOUT_MS = 8000;
   const TRAIL_POINTS = 20;
   const MOVE_MS = 1800; // a truck glides to its new fix over about one poll interval
-  const STALE_S = 300; // a fix older than this greys the truck out
+  const STALE_S = 300; // a tracker not heard from for longer than this greys the truck out
   const ALERTED_S = 600; // a truck with an alert younger than this is drawn red...
   const ALERTING_SEVERITIES = new Set(["medium", "high", "critical"]); // ...if the alert is at least medium
   const MAX_ALERTS = 300;
@@ -449,7 +449,7 @@
     row.addEventListener("click", () => focusTruck(device.device_id));
     return {
       id: device.device_id, group, body, title, trail, row,
-      from: [p.longitude, p.latitude], to: [p.longitude, p.latitude], t0: 0, data: device, fixMs: 0,
+      from: [p.longitude, p.latitude], to: [p.longitude, p.latitude], t0: 0, data: device, heardMs: 0,
     };
   }
 
@@ -471,9 +471,11 @@
         truck.t0 = now;
       }
       truck.data = device;
-      truck.fixMs = Date.parse(p.time_utc);
+      // Staleness is about the tracker still reporting, so it counts from when the fix was received;
+      // buffered history or a simulator replaying recent history carries older fix times.
+      truck.heardMs = Date.parse(p.received_utc);
       truck.body.setAttribute("data-heading", p.heading_deg);
-      truck.title.textContent = `${device.device_id} · ${Math.round(p.speed_kmh)} km/h · ${p.latitude.toFixed(5)}, ${p.longitude.toFixed(5)}`
+      truck.title.textContent = `${device.device_id} · ${Math.round(p.speed_kmh)} km/h · ${p.latitude.toFixed(5)}, ${p.longitude.toFixed(5)} · fix ${p.time_utc}`
         + (device.zone_ids.length ? ` · in ${device.zone_ids.join(", ")}` : "");
     }
     for (const [id, truck] of trucks) {
@@ -526,7 +528,7 @@
     });
     for (const id of ids) {
       const truck = trucks.get(id);
-      const ageS = (now - truck.fixMs) / 1000;
+      const ageS = (now - truck.heardMs) / 1000;
       const stale = ageS > STALE_S;
       const alerted = alertedDevices.has(id) && now - alertedDevices.get(id) < ALERTED_S * 1000;
       truck.row.querySelector(".speed").textContent = `${Math.round(truck.data.last_position.speed_kmh)} km/h`;
