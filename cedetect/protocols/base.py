@@ -167,6 +167,33 @@ class StreamFramer(ABC):
         return [FramingError("truncated", held, "connection ended inside a frame")]
 
 
+class StepFramer(StreamFramer):
+    """A framer that works on the head of its buffer one step at a time: each :meth:`_step` cuts off
+    a frame or a run of skipped bytes, or says that it needs more bytes."""
+
+    def feed(self, data: bytes) -> list[bytes | FramingError]:
+        out: list[bytes | FramingError] = []
+        self._buffer += data
+        while self._step(out):
+            pass
+        return out
+
+    @abstractmethod
+    def _step(self, out: list[bytes | FramingError]) -> bool:
+        """Handle the head of the buffer, appending to ``out``; True while there may be more to do."""
+
+    def _emit_frame(self, out: list[bytes | FramingError], count: int) -> None:
+        """Hand on the first ``count`` bytes as a frame."""
+        out.append(bytes(self._buffer[:count]))
+        del self._buffer[:count]
+
+    def _emit_skip(self, out: list[bytes | FramingError], count: int, reason: str, detail: str = "") -> None:
+        """Report the first ``count`` bytes, if any, as skipped for ``reason``."""
+        if count > 0:
+            out.append(FramingError(reason, bytes(self._buffer[:count]), detail))
+            del self._buffer[:count]
+
+
 def _invariant_flags(
     *,
     time_utc: datetime,

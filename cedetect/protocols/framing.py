@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from enum import Enum, auto
 
-from cedetect.protocols.base import FramingError, StreamFramer
+from cedetect.protocols.base import FramingError, StepFramer
 from cedetect.protocols.crc import crc16_x25
 
 GT06_START_SHORT = b"\x78\x78"
@@ -96,23 +96,11 @@ def _probe_gt06(buf: bytearray, at: int, max_frame_size: int) -> tuple[_Probe, i
     return _Probe.OK, total
 
 
-class Gt06Framer(StreamFramer):
+class Gt06Framer(StepFramer):
     """Frames ``7878``/``7979`` GT06 packets out of a TCP stream (see the module docstring)."""
 
     def __init__(self, *, max_frame_size: int = GT06_DEFAULT_MAX_FRAME_SIZE) -> None:
         super().__init__(max_frame_size=max(max_frame_size, _GT06_MIN_FRAME))
-
-    def feed(self, data: bytes) -> list[bytes | FramingError]:
-        out: list[bytes | FramingError] = []
-        self._buffer += data
-        while self._step(out):
-            pass
-        return out
-
-    def _emit_skip(self, out: list[bytes | FramingError], count: int, reason: str, detail: str = "") -> None:
-        if count > 0:
-            out.append(FramingError(reason, bytes(self._buffer[:count]), detail))
-            del self._buffer[:count]
 
     def _valid_frame_inside(self, limit: int) -> int:
         """Offset in ``[1, limit)`` of the first complete, CRC-valid frame in the buffer, or -1."""

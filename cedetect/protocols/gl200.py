@@ -136,10 +136,12 @@ from cedetect.protocols.base import (
     FramingError,
     ProtocolDecoder,
     ProtocolSpec,
-    StreamFramer,
+    StepFramer,
     make_position,
     validate_device_id,
 )
+from cedetect.protocols.common import bit_set
+from cedetect.protocols.reader import ByteReader
 
 PROTOCOL: Final = "gl200"
 
@@ -369,10 +371,6 @@ def _hours(text: str | None) -> float | None:
     return total / 3600.0
 
 
-def _bit(value: int, bit: int) -> bool:
-    return bool((value >> bit) & 1)
-
-
 def _java_split(text: str) -> list[str]:
     """``String.split(",")``: trailing empty strings are dropped."""
     values = text.split(",")
@@ -500,18 +498,18 @@ def _model_of(declared: str | None, protocol_version: str) -> str:
 def _status(out: _Out, value: int) -> None:
     """The 3-byte device status word: ignition byte, input byte, output byte."""
     ignition = (value >> 16) & 0xFF
-    if _bit(ignition, 4):
+    if bit_set(ignition, 4):
         out.set("ignition", False)
-    elif _bit(ignition, 5):
+    elif bit_set(ignition, 5):
         out.set("ignition", True)
     inputs = (value >> 8) & 0xFF
     outputs = value & 0xFF
     out.set("input", inputs)
-    out.set("in1", _bit(inputs, 1))
-    out.set("in2", _bit(inputs, 2))
+    out.set("in1", bit_set(inputs, 1))
+    out.set("in2", bit_set(inputs, 2))
     out.set("output", outputs)
-    out.set("out1", _bit(outputs, 0))
-    out.set("out2", _bit(outputs, 1))
+    out.set("out1", bit_set(outputs, 0))
+    out.set("out2", bit_set(outputs, 1))
 
 
 def _analog(out: _Out, index: int, text: str) -> None:
@@ -591,11 +589,11 @@ def _location_fields(out: _Out, model: str, f: _Fields) -> None:
                 out.set("odometer_km", _float(value))
             else:
                 mask = _int(value, 16)
-                if _bit(mask, 0):
+                if bit_set(mask, 0):
                     out.satellites = _int(f.next())
-                if _bit(mask, 1):
+                if bit_set(mask, 1):
                     f.skip(1)  # trigger type
-                if _bit(mask, 4):
+                if bit_set(mask, 4):
                     f.skip(1)  # gnss jamming state
 
 
@@ -970,8 +968,8 @@ class Gl200Decoder(ProtocolDecoder):
         last.set("fuel_level", float(fuel) if fuel is not None else None)
         if g.has_next(2):
             if report_type is not None:
-                last.set("motion", _bit(report_type, 0))
-                last.set("charge", _bit(report_type, 1))
+                last.set("motion", bit_set(report_type, 0))
+                last.set("charge", bit_set(report_type, 1))
             last.set("rssi", g.next_int())
             last.set("battery_level", g.next_int())
         odometer = g.next_float()
@@ -1041,7 +1039,7 @@ class Gl200Decoder(ProtocolDecoder):
         elif model == "GL320M":
             text = f.next()
             last.set("battery_level", _int(text) if text else None)
-            if _bit(mask, 7):
+            if bit_set(mask, 7):
                 text = f.next()
                 last.set("external_battery_level", _int(text) if text else None)
         else:
@@ -1058,46 +1056,46 @@ class Gl200Decoder(ProtocolDecoder):
                 f.skip(1)  # fuel consumption
                 text = f.next()
                 last.set("fuel_level", float(_int(text)) if text else None)
-        if _bit(mask, 0) and model != "GV350M":
+        if bit_set(mask, 0) and model != "GV350M":
             text = f.next()
             last.set("fuel_level", float(_int(text, 16)) if text else None)
-        if _bit(mask, 29):
+        if bit_set(mask, 29):
             f.skip(2)  # reserved
             data_mask = _int(f.next(), 16)
-            if _bit(data_mask, 0):
+            if bit_set(data_mask, 0):
                 text = f.next()
                 if text:
                     last.set("fuel_level", float(_int(text, 16)))
-            if _bit(data_mask, 1):
+            if bit_set(data_mask, 1):
                 f.skip(1)  # fuel height
-        if _bit(mask, 1):
+        if bit_set(mask, 1):
             for index in range(1, _int(f.next()) + 1):
                 f.skip(2)  # id, type
                 text = f.next()
                 if text:
                     raw = _int(text, 16) & 0xFFFF
                     last.set(f"temp{index}_c", (raw - 0x10000 if raw & 0x8000 else raw) * 0.0625)
-        if _bit(mask, 2):
+        if bit_set(mask, 2):
             return outs  # CAN data is not interpreted
-        if (_bit(mask, 3) or _bit(mask, 4) or (_bit(mask, 0) and model == "GV350M")) and f.i < len(f) - 2:
+        if (bit_set(mask, 3) or bit_set(mask, 4) or (bit_set(mask, 0) and model == "GV350M")) and f.i < len(f) - 2:
             for _ in range(_int(f.next())):
                 f.skip(1)  # type
                 if model == "GV350M":
                     f.skip(1)  # uart id
-                    if _bit(mask, 0):
+                    if bit_set(mask, 0):
                         last.set("fuel_level", float(_int(f.next(), 16)))
-                if _bit(mask, 3):
+                if bit_set(mask, 3):
                     last.set("fuel_level", _float(f.next()))
-                if _bit(mask, 4):
+                if bit_set(mask, 4):
                     f.skip(1)  # volume
-                if _bit(mask, 10):
+                if bit_set(mask, 10):
                     f.skip(1)  # fuel temperature
-        if _bit(mask, 7) and model != "GL320M":
+        if bit_set(mask, 7) and model != "GL320M":
             for _ in range(_int(f.next())):
                 f.skip(1)  # serial number
                 sensor_type = _int(f.next())
                 f.skip(2 if sensor_type == 2 else 1)  # temperature (and humidity)
-        if _bit(mask, 8) and model != "GL320M":
+        if bit_set(mask, 8) and model != "GL320M":
             self._eri_accessories(last, model, f)
         return outs
 
@@ -1109,30 +1107,30 @@ class Gl200Decoder(ProtocolDecoder):
                 f.skip(1)  # raw data length
             f.skip(1)  # raw data
             device_mask = _int(f.next(), 16)
-            if _bit(device_mask, 0):
+            if bit_set(device_mask, 0):
                 f.skip(1)  # name
-            if _bit(device_mask, 1):
+            if bit_set(device_mask, 1):
                 out.set(f"tag{index}_id", f.next())
-            if _bit(device_mask, 2):
+            if bit_set(device_mask, 2):
                 f.skip(1)  # status
-            if _bit(device_mask, 3):
+            if bit_set(device_mask, 3):
                 f.skip(1)  # battery level
-            if _bit(device_mask, 4):
+            if bit_set(device_mask, 4):
                 text = f.next()
                 if text:
                     out.set(f"tag{index}_temp_c", _float(text))
-            if _bit(device_mask, 5):
+            if bit_set(device_mask, 5):
                 text = f.next()
                 if text:
                     out.set(f"tag{index}_humidity_pct", float(_int(text)))
             for bit in (7, 8, 9, 10, 11, 12):
-                if _bit(device_mask, bit):
+                if bit_set(device_mask, bit):
                     f.skip(1)  # input/output, event, tire pressure, timestamp, enhanced temperature, magnet
-            if _bit(device_mask, 13):
+            if bit_set(device_mask, 13):
                 text = f.next()
                 if text:
                     out.set(f"tag{index}_battery_level", _int(text))
-            if _bit(device_mask, 14):
+            if bit_set(device_mask, 14):
                 f.skip(1)  # relay
 
     def _ign(self, values: list[str], report: str) -> list[_Out]:
@@ -1205,17 +1203,17 @@ class Gl200Decoder(ProtocolDecoder):
         out = _Out("status")
         mask = g.next_int(16) or 0
         items = iter((g.next() or "").split(","))
-        if _bit(mask, 0):
+        if bit_set(mask, 0):
             out.set("accessory_name", next(items, None))
-        if _bit(mask, 1):
+        if bit_set(mask, 1):
             out.set("accessory_mac", next(items, None))
-        if _bit(mask, 2):
+        if bit_set(mask, 2):
             out.set("accessory_status", _int(next(items, "")))
-        if _bit(mask, 3):
+        if bit_set(mask, 3):
             out.set("accessory_voltage_v", _int(next(items, "")) / 1000.0)
-        if _bit(mask, 4):
+        if bit_set(mask, 4):
             out.set("accessory_temp_c", float(_int(next(items, ""))))
-        if _bit(mask, 5):
+        if bit_set(mask, 5):
             out.set("accessory_humidity_pct", float(_int(next(items, ""))))
         _location_groups(out, g)
         return [out]
@@ -1227,9 +1225,9 @@ class Gl200Decoder(ProtocolDecoder):
         out = _Out("status")
         mask = g.next_int(16) or 0
         items = iter((g.next() or "").split(","))
-        if _bit(mask, 1):
+        if bit_set(mask, 1):
             out.set("accessory_mac", next(items, None))
-        if _bit(mask, 3):
+        if bit_set(mask, 3):
             out.set("accessory_voltage_v", _int(next(items, "")) / 1000.0)
         _location_groups(out, g)
         return [out]
@@ -1288,11 +1286,11 @@ class Gl200Decoder(ProtocolDecoder):
 
         def text_if(bit: int, source: int = mask) -> str | None:
             """The next field when ``bit`` of ``source`` is set (consumed even when empty), else None."""
-            if not _bit(source, bit):
+            if not bit_set(source, bit):
                 return None
             return f.next() or None
 
-        if _bit(mask, 0):
+        if bit_set(mask, 0):
             out.set("vin", f.next())
         if (text := text_if(1)) is not None:
             out.set("ignition", _int(text) > 0)
@@ -1332,9 +1330,9 @@ class Gl200Decoder(ProtocolDecoder):
         if (text := text_if(21)) is not None:
             out.set("engine_overspeed", _float(text))
         if model == "GV350M":
-            f.skip(sum(_bit(mask, bit) for bit in (22, 23, 24)))
+            f.skip(sum(bit_set(mask, bit) for bit in (22, 23, 24)))
         elif ceu:
-            f.skip(sum(_bit(mask, bit) for bit in (23, 24, 25, 26, 27)))
+            f.skip(sum(bit_set(mask, bit) for bit in (23, 24, 25, 26, 27)))
         ext = 0
         if (text := text_if(29)) is not None:
             ext = _int(text, 16)
@@ -1343,49 +1341,49 @@ class Gl200Decoder(ProtocolDecoder):
         for bit, name in ((1, "axle_weight1_kg"), (2, "axle_weight3_kg"), (3, "axle_weight4_kg")):
             if (text := text_if(bit, ext)) is not None:
                 out.set(name, _int(text))
-        f.skip(sum(_bit(ext, bit) for bit in (4, 5, 6)))  # tachograph overspeed, motion, direction
+        f.skip(sum(bit_set(ext, bit) for bit in (4, 5, 6)))  # tachograph overspeed, motion, direction
         if (text := text_if(7, ext)) is not None:
             out.set("adc1_v", _int(text) / 1000.0)
-        f.skip(sum(_bit(ext, bit) for bit in (8, 9, 10, 11, 12, 13, 14)))
+        f.skip(sum(bit_set(ext, bit) for bit in (8, 9, 10, 11, 12, 13, 14)))
         for bit, name in (
             (15, "driver1_card"), (16, "driver2_card"), (17, "driver1_name"), (18, "driver2_name"),
             (19, "registration"),
         ):  # fmt: skip
             if (text := text_if(bit, ext)) is not None:
                 out.set(name, text)
-        f.skip(sum(_bit(ext, bit) for bit in (20, 21, 22, 23, 24, 25)))
+        f.skip(sum(bit_set(ext, bit) for bit in (20, 21, 22, 23, 24, 25)))
         if not ceu:
-            f.skip(sum(_bit(ext, bit) for bit in (26, 27)))  # tachograph driver working time masks
-        if _bit(ext, 28):
+            f.skip(sum(bit_set(ext, bit) for bit in (26, 27)))  # tachograph driver working time masks
+        if bit_set(ext, 28):
             count = _int(f.peek()) if ceu and f.peek() else 0
             f.skip(1 + count)  # dtc codes
-        f.skip(sum(_bit(ext, bit) for bit in (29, 30)))  # gaseous fuel level, tachograph information expand
+        f.skip(sum(bit_set(ext, bit) for bit in (29, 30)))  # gaseous fuel level, tachograph information expand
         can = 0
         if (text := text_if(31, ext)) is not None:
             can = _int(text, 16)
-        f.skip(sum(_bit(can, bit) for bit in (0, 1)))  # retarder usage, power mode
-        if model != "GV350CEU" and _bit(can, 2):
+        f.skip(sum(bit_set(can, bit) for bit in (0, 1)))  # retarder usage, power mode
+        if model != "GV350CEU" and bit_set(can, 2):
             f.skip(1)  # tachograph timestamp
         if ceu:
-            f.skip(sum(_bit(can, bit) for bit in range(4, 13)))
-            if _bit(can, 14):
+            f.skip(sum(bit_set(can, bit) for bit in range(4, 13)))
+            if bit_set(can, 14):
                 f.skip(1)  # gross vehicle weight
-            if _bit(can, 15):
+            if bit_set(can, 15):
                 count = _int(f.peek()) if f.peek() else 0
                 f.skip(1 + count * 5)  # axle, wheel, pressure, temperature, status
-            f.skip(sum(_bit(can, bit) for bit in range(16, 20)))
-            if _bit(can, 3):
+            f.skip(sum(bit_set(can, bit) for bit in range(16, 20)))
+            if bit_set(can, 3):
                 sub = _int(f.peek(), 16) if f.peek() else 0
                 f.skip(1 + sub.bit_count())  # e-genset data
-            if _bit(mask, 28):
+            if bit_set(mask, 28):
                 sub = _int(f.peek(), 16) if f.peek() else 0
                 f.skip(1 + sub.bit_count())  # electric vehicle data
         if model == "GV355CEU":
             for bit in (26, 27):
-                if _bit(ext, bit):
+                if bit_set(ext, bit):
                     sub = _int(f.peek(), 16) if f.peek() else 0
                     f.skip(1 + sub.bit_count())  # tachograph working time
-        if model != "GV355CEU" and _bit(mask, 30):
+        if model != "GV355CEU" and bit_set(mask, 30):
             while not f.peek():
                 f.skip(1)
             out.valid = _int(f.next()) > 0
@@ -1463,7 +1461,7 @@ class Gl200Decoder(ProtocolDecoder):
         if raw[1] == 0:
             return self._binary_records(raw), None
         header = raw[:4]
-        r = _Reader(raw, 4, len(raw) - _BINARY_TRAILER)
+        r = ByteReader(raw, 4, len(raw) - _BINARY_TRAILER)
         trailer = raw[-_BINARY_TRAILER:]
         if header in (b"+RSP", b"+BSP"):
             outs = self._binary_location(r)
@@ -1492,16 +1490,16 @@ class Gl200Decoder(ProtocolDecoder):
             out.attrs["count_number"] = int.from_bytes(trailer[7:9])
         return outs, None
 
-    def _unique_id(self, r: _Reader, mask: int) -> None:
+    def _unique_id(self, r: ByteReader, mask: int) -> None:
         """The 8-byte unique id: the IMEI (mask bit 6 clear) or the device name (bit 6 set)."""
         data = r.take(8)
-        if _bit(mask, 6):
+        if bit_set(mask, 6):
             return
         if any(byte > 99 for byte in data[:7]) or data[7] > 9:
             raise DecodeError(DecodeReason.INVALID_DEVICE_ID, f"unique id {data.hex()} is not a BCD-style IMEI")
         self._set_device_id("".join(f"{byte:02d}" for byte in data[:7]) + str(data[7]))
 
-    def _binary_location(self, r: _Reader) -> list[_Out]:
+    def _binary_location(self, r: ByteReader) -> list[_Out]:
         message_type = r.u8()
         mask = r.uint(4)
         r.skip(2 + 1 + 2 + 2)  # length, device type, protocol version, firmware version
@@ -1536,7 +1534,7 @@ class Gl200Decoder(ProtocolDecoder):
         return outs
 
     @staticmethod
-    def _compressed(r: _Reader, outs: list[_Out]) -> None:
+    def _compressed(r: ByteReader, outs: list[_Out]) -> None:
         count = r.uint(2)
         speed = heading = latitude = longitude = 0
         seconds = 0
@@ -1569,7 +1567,7 @@ class Gl200Decoder(ProtocolDecoder):
         if not outs:
             raise DecodeError(DecodeReason.MALFORMED, "compressed report without a valid point")
 
-    def _binary_event(self, r: _Reader) -> _Out:
+    def _binary_event(self, r: ByteReader) -> _Out:
         event = r.u8()
         mask = r.uint(4)
         r.skip(2 + 1 + 2)  # length, device type, protocol version
@@ -1593,7 +1591,7 @@ class Gl200Decoder(ProtocolDecoder):
         _binary_fix(out, r)
         return out
 
-    def _binary_info(self, r: _Reader, *, mask_size: int, kind: str = "info") -> _Out:
+    def _binary_info(self, r: ByteReader, *, mask_size: int, kind: str = "info") -> _Out:
         out = _Out(kind)
         out.set("event_type", r.u8())
         mask = r.uint(mask_size)
@@ -1611,8 +1609,8 @@ class Gl200Decoder(ProtocolDecoder):
         return out
 
     def _binary_records(self, raw: bytes) -> list[_Out]:
-        r = _Reader(raw, 4, len(raw) - 4)  # count number, check byte and tail end the frame
-        if _bit(r.u8(), 7):
+        r = ByteReader(raw, 4, len(raw) - 4)  # count number, check byte and tail end the frame
+        if bit_set(r.u8(), 7):
             r.skip(2)  # frame count and number of a multi-packet report
         imei = r.take(8).hex()[1:]
         self._set_device_id(imei)
@@ -1636,7 +1634,7 @@ class Gl200Decoder(ProtocolDecoder):
                 if data_end > end:
                     raise DecodeError(DecodeReason.MALFORMED, f"data item 0x{data_id:x} overruns its record")
                 if data_id == 0x52:
-                    item = _Reader(raw, r.pos, data_end)
+                    item = ByteReader(raw, r.pos, data_end)
                     out.valid = (item.u8() >> 2) & 0x03 == 0b10
                     longitude = item.sint(4) / 1_000_000
                     latitude = item.sint(4) / 1_000_000
@@ -1660,7 +1658,7 @@ def _signed(value: int, bits: int) -> int:
     return value - (1 << bits) if value & (1 << (bits - 1)) else value
 
 
-def _variable_length(r: _Reader) -> int:
+def _variable_length(r: ByteReader) -> int:
     value = r.u8()
     if value & 0x80:
         value = ((value & 0x7F) << 8) | r.u8()
@@ -1675,7 +1673,7 @@ def _binary_time(data: bytes) -> datetime | None:
         return None
 
 
-def _binary_fix(out: _Out, r: _Reader) -> None:
+def _binary_fix(out: _Out, r: ByteReader) -> None:
     hdop = r.u8()
     out.hdop = float(hdop)
     out.valid = hdop > 0
@@ -1693,47 +1691,6 @@ def _binary_fix(out: _Out, r: _Reader) -> None:
         _cell(out, int(mcc), int(mnc), lac, cid)
     r.skip(1)  # reserved
     out.place(time_utc, latitude, longitude)
-
-
-class _Reader:
-    """Bounds-checked big-endian reads over ``data[pos:limit]``."""
-
-    __slots__ = ("_data", "limit", "pos")
-
-    def __init__(self, data: bytes, pos: int, limit: int) -> None:
-        self._data = data
-        self.pos = pos
-        self.limit = max(min(limit, len(data)), pos)
-
-    @property
-    def remaining(self) -> int:
-        return self.limit - self.pos
-
-    def take(self, count: int) -> bytes:
-        if count < 0 or count > self.remaining:
-            raise DecodeError(
-                DecodeReason.TRUNCATED, f"needs {count} more bytes at offset {self.pos}, has {self.remaining}"
-            )
-        chunk = self._data[self.pos : self.pos + count]
-        self.pos += count
-        return chunk
-
-    def skip(self, count: int) -> None:
-        self.take(count)
-
-    def peek(self) -> int:
-        if self.remaining < 1:
-            raise DecodeError(DecodeReason.TRUNCATED, f"ends at offset {self.pos}")
-        return self._data[self.pos]
-
-    def uint(self, size: int) -> int:
-        return int.from_bytes(self.take(size))
-
-    def sint(self, size: int) -> int:
-        return int.from_bytes(self.take(size), signed=True)
-
-    def u8(self) -> int:
-        return self.uint(1)
 
 
 # -- frames -----------------------------------------------------------------------------------------------
@@ -1776,7 +1733,7 @@ def check_binary_frame(raw: bytes) -> None:
         raise DecodeError(DecodeReason.BAD_STOP_BYTES, f"ends with {raw[-2:].hex()}")
 
 
-class Gl200Framer(StreamFramer):
+class Gl200Framer(StepFramer):
     """Cuts Queclink frames out of a TCP stream: text frames up to ``$`` (or NUL), binary by length.
 
     A frame starts at ``+``: text frames with ``+RESP:``, ``+BUFF:`` or ``+ACK:``, binary frames with a
@@ -1791,18 +1748,6 @@ class Gl200Framer(StreamFramer):
 
     def __init__(self, *, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
         super().__init__(max_frame_size=max(max_frame_size, 64))
-
-    def feed(self, data: bytes) -> list[bytes | FramingError]:
-        out: list[bytes | FramingError] = []
-        self._buffer += data
-        while self._step(out):
-            pass
-        return out
-
-    def _skip(self, out: list[bytes | FramingError], count: int, reason: str, detail: str) -> None:
-        if count > 0:
-            out.append(FramingError(reason, bytes(self._buffer[:count]), detail))
-            del self._buffer[:count]
 
     def _start_after(self, after: int, *, partial: bool = False) -> int:
         """Offset of the next report start after ``after``; with ``partial``, a cut-off head counts too."""
@@ -1821,10 +1766,10 @@ class Gl200Framer(StreamFramer):
             return False
         start = self._start_after(0, partial=True)
         if start < 0:
-            self._skip(out, len(buf), "garbage", "no report start")
+            self._emit_skip(out, len(buf), "garbage", "no report start")
             return False
         if start > 0:
-            self._skip(out, start, "garbage", "bytes before a report start")
+            self._emit_skip(out, start, "garbage", "bytes before a report start")
             return True
         if not _is_start(bytes(buf[:6])):
             return False  # the head of a start, cut off: wait for more
@@ -1849,13 +1794,13 @@ class Gl200Framer(StreamFramer):
         if not 8 <= total <= self.max_frame_size:
             reason = "frame_too_long" if total > self.max_frame_size else "bad_length"
             following = self._start_after(1)
-            self._skip(out, following if following > 0 else len(buf), reason, f"length field gives {total}")
+            self._emit_skip(out, following if following > 0 else len(buf), reason, f"length field gives {total}")
             return True
         if len(buf) < total:
             at = self._start_after(1)
             while 0 < at < len(buf):
                 if self._complete_at(at):
-                    self._skip(out, at, "garbage", "binary header without a frame")
+                    self._emit_skip(out, at, "garbage", "binary header without a frame")
                     return True
                 at = self._start_after(at + 1)
             return False
@@ -1863,7 +1808,7 @@ class Gl200Framer(StreamFramer):
         if not bytes(buf[:total]).endswith(end):
             following = self._start_after(1)
             skip = following if 0 < following < total else total
-            self._skip(out, skip, "bad_stop_bytes", f"no {end!r} where the length field ends the frame")
+            self._emit_skip(out, skip, "bad_stop_bytes", f"no {end!r} where the length field ends the frame")
             return True
         out.append(bytes(buf[:total]))
         del buf[:total]
@@ -1874,14 +1819,14 @@ class Gl200Framer(StreamFramer):
         end = _text_end(buf, 0)
         following = self._start_after(1)
         if following > 0 and (end < 0 or following < end):
-            self._skip(out, following, "garbage", "text report cut short by another report")
+            self._emit_skip(out, following, "garbage", "text report cut short by another report")
             return True
         if end > 0 and end <= self.max_frame_size:
             out.append(bytes(buf[:end]))
             del buf[:end]
             return True
         if end > 0 or len(buf) > self.max_frame_size:
-            self._skip(out, end if end > 0 else len(buf), "frame_too_long", f"no '$' within {self.max_frame_size}")
+            self._emit_skip(out, end if end > 0 else len(buf), "frame_too_long", f"no '$' within {self.max_frame_size}")
             return True
         return False
 

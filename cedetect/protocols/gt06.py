@@ -139,8 +139,10 @@ from cedetect.protocols.base import (
     make_position,
     validate_device_id,
 )
+from cedetect.protocols.common import iso_utc
 from cedetect.protocols.crc import crc16_x25
 from cedetect.protocols.framing import GT06_START_LONG, GT06_START_SHORT, GT06_STOP, Gt06Framer
+from cedetect.protocols.reader import ByteReader
 
 PROTOCOL: Final = "gt06"
 
@@ -372,61 +374,11 @@ def parse_frame(frame: bytes) -> Gt06Frame:
     )
 
 
-class _Reader:
-    """Bounds-checked big-endian reads over the content of a frame."""
+class _ContentReader(ByteReader):
+    """Reads over the content of a frame."""
 
-    __slots__ = ("_data", "_pos")
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._pos = 0
-
-    @property
-    def remaining(self) -> int:
-        return len(self._data) - self._pos
-
-    def take(self, count: int) -> bytes:
-        if count < 0 or count > self.remaining:
-            raise DecodeError(
-                DecodeReason.TRUNCATED,
-                f"content needs {count} more bytes at offset {self._pos}, has {self.remaining}",
-            )
-        chunk = self._data[self._pos : self._pos + count]
-        self._pos += count
-        return chunk
-
-    def skip(self, count: int) -> None:
-        self.take(count)
-
-    def rest(self) -> bytes:
-        return self.take(self.remaining)
-
-    def peek(self, offset: int = 0) -> int:
-        index = self._pos + offset
-        if index >= len(self._data):
-            raise DecodeError(DecodeReason.TRUNCATED, f"content ends before offset {index}")
-        return self._data[index]
-
-    def window(self, start: int, stop: int) -> bytes:
-        return self._data[self._pos + start : self._pos + stop]
-
-    def uint(self, size: int) -> int:
-        return int.from_bytes(self.take(size))
-
-    def sint(self, size: int) -> int:
-        return int.from_bytes(self.take(size), signed=True)
-
-    def u8(self) -> int:
-        return self.uint(1)
-
-    def u16(self) -> int:
-        return self.uint(2)
-
-    def u24(self) -> int:
-        return self.uint(3)
-
-    def u32(self) -> int:
-        return self.uint(4)
+    __slots__ = ()
+    subject = "content "
 
 
 @dataclass
@@ -467,10 +419,6 @@ def _printable(data: bytes) -> bool:
 
 def _unix_time(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat()
 
 
 def build_frame(message_type: int, content: bytes, serial: int, *, extended: bool = False) -> bytes:
@@ -529,7 +477,7 @@ class Gt06Decoder(ProtocolDecoder):
             raise DecodeError(DecodeReason.INVALID_TIME, "received_utc must be UTC-aware")
         self._variant = self._detect_variant(frame)
         self._received_utc = received_utc.astimezone(UTC)
-        r = _Reader(frame.content)
+        r = _ContentReader(frame.content)
         if frame.type == MSG_LOGIN:
             out = self._login(r, frame)
         else:
@@ -597,7 +545,7 @@ class Gt06Decoder(ProtocolDecoder):
     def _ack(self, frame: Gt06Frame, *, extended: bool = False) -> bytes:
         return build_frame(frame.type, b"", frame.serial, extended=extended)
 
-    def _date(self, r: _Reader) -> datetime:
+    def _date(self, r: ByteReader) -> datetime:
         fields = r.take(6)
         year, month, day, hour, minute, second = fields
         try:
@@ -606,7 +554,7 @@ class Gt06Decoder(ProtocolDecoder):
             raise DecodeError(DecodeReason.INVALID_TIME, f"date bytes {fields.hex()}: {exc}") from exc
         return local - self.timezone_offset
 
-    def _bcd_date(self, r: _Reader) -> datetime:
+    def _bcd_date(self, r: ByteReader) -> datetime:
         """Packed-decimal date, read digit pair by digit pair as traccar's BcdUtil does."""
         fields = r.take(6)
         year, month, day, hour, minute, second = ((b >> 4) * 10 + (b & 0x0F) for b in fields)
@@ -617,7 +565,7 @@ class Gt06Decoder(ProtocolDecoder):
 
     def _gps(
         self,
-        r: _Reader,
+        r: ByteReader,
         out: _Out,
         *,
         has_length: bool = False,
@@ -628,7 +576,7 @@ class Gt06Decoder(ProtocolDecoder):
     ) -> _Fix | None:
         time_utc = self._date(r)
         if has_length and r.u8() == 0:
-            out.attrs["device_time"] = _iso(time_utc)
+            out.attrs["device_time"] = iso_utc(time_utc)
             return None
         satellites = r.u8() & 0x0F if has_satellites else None
         latitude = r.u32() / 1_800_000.0
@@ -653,7 +601,7 @@ class Gt06Decoder(ProtocolDecoder):
             satellites=satellites,
         )
 
-    def _lbs(self, r: _Reader, out: _Out, message_type: int, *, has_length: bool) -> bool:
+    def _lbs(self, r: ByteReader, out: _Out, message_type: int, *, has_length: bool) -> bool:
         """One serving cell: MCC, MNC (2 bytes if MCC bit 15), LAC, cell id; widths vary by type.
 
         With ``has_length`` the block starts with a length byte that counts itself (9 for MCC 2 +
@@ -704,7 +652,7 @@ class Gt06Decoder(ProtocolDecoder):
             r.skip(block_size - consumed)
         return True
 
-    def _status(self, r: _Reader, out: _Out) -> None:
+    def _status(self, r: ByteReader, out: _Out) -> None:
         status = r.u8()
         out.attrs["raw_status"] = status
         out.attrs["ignition"] = bool(status & 0x02)
@@ -742,7 +690,7 @@ class Gt06Decoder(ProtocolDecoder):
 
     # -- dispatch ----------------------------------------------------------------------------
 
-    def _dispatch(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _dispatch(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         t = frame.type
         ext = frame.extended
         variant = self._variant
@@ -839,7 +787,7 @@ class Gt06Decoder(ProtocolDecoder):
 
     # -- handlers: identification and housekeeping -------------------------------------------
 
-    def _login(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _login(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("login", frame.type)
         digits = r.take(8).hex()
         imei = digits[1:]
@@ -861,7 +809,7 @@ class Gt06Decoder(ProtocolDecoder):
         out.response = self._ack(frame)
         return out
 
-    def _heartbeat(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _heartbeat(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("heartbeat", frame.type)
         status = r.u8()
         out.attrs.update(armed=bool(status & 0x01), ignition=bool(status & 0x02), charge=bool(status & 0x04))
@@ -886,10 +834,10 @@ class Gt06Decoder(ProtocolDecoder):
         out.response = build_frame(MSG_TIME_REQUEST, content, 0)
         return out
 
-    def _photo_info(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _photo_info(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("photo", frame.type)
         with contextlib.suppress(DecodeError):  # the announcement stays useful without its time
-            out.attrs["device_time"] = _iso(self._date(r))
+            out.attrs["device_time"] = iso_utc(self._date(r))
         r.skip(1 + 4 + 4)  # fix status, latitude, longitude
         out.attrs["camera_id"] = r.u8()
         r.skip(2)  # photo source, picture format
@@ -897,17 +845,17 @@ class Gt06Decoder(ProtocolDecoder):
         out.attrs["picture_id"] = r.u32()
         return out
 
-    def _photo_data(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _photo_data(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("photo", frame.type)
         out.attrs["picture_id"] = r.u32()
         out.attrs["chunk_offset"] = r.u32()
         out.attrs["chunk_length"] = r.u16()
         return out
 
-    def _multimedia(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _multimedia(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("photo", frame.type)
         r.skip(8)  # serial number
-        out.attrs["device_time"] = _iso(_unix_time(r.u32()))
+        out.attrs["device_time"] = iso_utc(_unix_time(r.u32()))
         r.skip(4 + 4 + 2 + 1 + 1 + 2 + 2 + 2 + 2 + 2)  # gps, cell
         out.attrs["media_id"] = r.u32()
         out.attrs["media_length_bytes"] = r.u32()
@@ -918,7 +866,7 @@ class Gt06Decoder(ProtocolDecoder):
 
     # -- handlers: positions -----------------------------------------------------------------
 
-    def _x1_gps(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _x1_gps(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("location", frame.type)
         r.skip(4)  # data and alarm
         out.fix = self._gps(r, out)
@@ -937,7 +885,7 @@ class Gt06Decoder(ProtocolDecoder):
             out.attrs[f"adc{index}_v"] = r.u16() / 100.0
         return out
 
-    def _sr411(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _sr411(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("location", frame.type)
         out.fix = self._gps(r, out)
         self._lbs(r, out, frame.type, has_length=False)
@@ -946,7 +894,7 @@ class Gt06Decoder(ProtocolDecoder):
         out.attrs["battery_v"] = r.u16() / 100.0
         return out
 
-    def _ibutton(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _ibutton(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("location", frame.type)
         r.skip(8)  # imei
         out.fix = self._gps(r, out)
@@ -955,14 +903,14 @@ class Gt06Decoder(ProtocolDecoder):
         out.response = self._ack(frame)
         return out
 
-    def _gps_lbs_8(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _gps_lbs_8(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("location", frame.type)
         out.fix = self._gps(r, out)
         r.skip(2)  # data upload mode, re-upload
         self._lbs(r, out, frame.type, has_length=False)
         return out
 
-    def _gps_lbs_status(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _gps_lbs_status(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         """The traccar "supported types" path: GPS and/or LBS and/or status blocks."""
         t = frame.type
         variant = self._variant
@@ -986,7 +934,7 @@ class Gt06Decoder(ProtocolDecoder):
             r.skip(8)  # imei
         if nt:
             r.skip(1 + 8)  # location source type, imei
-            out.attrs["device_time"] = _iso(self._date(r))
+            out.attrs["device_time"] = iso_utc(self._date(r))
 
         if has_gps:
             out.fix = self._gps(r, out)
@@ -1075,7 +1023,7 @@ class Gt06Decoder(ProtocolDecoder):
         out.response = self._ack(frame)
         return out
 
-    def _status_block(self, r: _Reader, out: _Out, t: int, *, nt: bool) -> None:
+    def _status_block(self, r: ByteReader, out: _Out, t: int, *, nt: bool) -> None:
         if t == MSG_WIFI_3:
             r.skip(1)  # network indicator
         self._status(r, out)
@@ -1116,7 +1064,7 @@ class Gt06Decoder(ProtocolDecoder):
                 out.attrs["event"] = extension
             out.alarm(self._status_alarm(extension))
 
-    def _status_modules(self, r: _Reader, out: _Out) -> None:
+    def _status_modules(self, r: ByteReader, out: _Out) -> None:
         while r.remaining > 0:
             module, length = r.u16(), r.u8()
             if module == 0x0018:
@@ -1128,7 +1076,7 @@ class Gt06Decoder(ProtocolDecoder):
             else:
                 r.skip(length)
 
-    def _gps_lbs_1_tail(self, r: _Reader, out: _Out) -> None:
+    def _gps_lbs_1_tail(self, r: ByteReader, out: _Out) -> None:
         variant = self._variant
         if variant is _Variant.GT06E_CARD:
             out.attrs["odometer_km"] = r.u32() / 1000.0
@@ -1167,7 +1115,7 @@ class Gt06Decoder(ProtocolDecoder):
             out.attrs["card_status"] = r.u8()
             out.attrs["driving_time"] = r.u16()
 
-    def _az735(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _az735(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         alarm_packet = frame.type == MSG_WIFI_5
         out = _Out("alarm" if alarm_packet else "location", frame.type)
         out.fix = self._gps(r, out, has_length=True)
@@ -1188,7 +1136,7 @@ class Gt06Decoder(ProtocolDecoder):
         out.response = self._ack(frame, extended=True)
         return out
 
-    def _modular(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _modular(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("status", frame.type)
         while r.remaining > 0:
             module, length = r.u16(), r.u16()
@@ -1240,7 +1188,7 @@ class Gt06Decoder(ProtocolDecoder):
         out.response = build_frame(MSG_GPS_MODULAR, b"", frame.serial)
         return out
 
-    def _modular_fix(self, r: _Reader) -> _Fix:
+    def _modular_fix(self, r: ByteReader) -> _Fix:
         time_utc = _unix_time(r.u32())
         satellites = r.u8()
         altitude = float(r.sint(2))
@@ -1259,7 +1207,7 @@ class Gt06Decoder(ProtocolDecoder):
             altitude_m=altitude,
         )
 
-    def _alarm_packet(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _alarm_packet(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("alarm", frame.type)
         jc400 = self._variant is _Variant.JC400
         extended_alarm = frame.length - 5 > 7
@@ -1275,7 +1223,7 @@ class Gt06Decoder(ProtocolDecoder):
                 flags_before_speed=jc400,
             )
         else:
-            out.attrs["device_time"] = _iso(self._date(r))
+            out.attrs["device_time"] = iso_utc(self._date(r))
         if jc400:
             out.attrs["power_v"] = r.u16() / 10.0
         event = r.u8()
@@ -1293,13 +1241,13 @@ class Gt06Decoder(ProtocolDecoder):
 
     # -- handlers: cells and WiFi ------------------------------------------------------------
 
-    def _wifi(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _wifi(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         """WiFi fixes (0xF3; 0x17/0x69 never pass the CRC check, see the module docstring)."""
         out = _Out("lbs", frame.type)
         time_bytes = r.window(0, 6)
         wifi4 = frame.type == MSG_WIFI_4
         # 0xF3 sends a binary date (like every other GT06 date); 0x17/0x69 a packed-decimal one.
-        out.attrs["device_time"] = _iso(self._date(r) if wifi4 else self._bcd_date(r))
+        out.attrs["device_time"] = iso_utc(self._date(r) if wifi4 else self._bcd_date(r))
         count = r.u8() if wifi4 else frame.length
         for _ in range(count):
             r.skip((2 if wifi4 else 0) + 6 + (0 if wifi4 else 1))
@@ -1311,11 +1259,11 @@ class Gt06Decoder(ProtocolDecoder):
             out.response = GT06_START_SHORT + bytes([0, frame.type]) + time_bytes + GT06_STOP
         return out
 
-    def _lbs_multi(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _lbs_multi(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         t = frame.type
         variant = self._variant
         out = _Out("alarm" if t == MSG_WIFI_ALARM else "lbs", t)
-        out.attrs["device_time"] = _iso(self._date(r))
+        out.attrs["device_time"] = iso_utc(self._date(r))
         if variant in (_Variant.WANWAY_S20, _Variant.SL4X):
             r.skip(1)  # timing advance
         mcc = r.u16()
@@ -1351,7 +1299,7 @@ class Gt06Decoder(ProtocolDecoder):
 
     # -- handlers: status, info and text -----------------------------------------------------
 
-    def _status_16(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _status_16(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("heartbeat", frame.type)
         r.skip(1 + 2 + 1 + 1)  # information content, satellites, alarm, language
         out.attrs["battery_level"] = r.u8()
@@ -1362,9 +1310,9 @@ class Gt06Decoder(ProtocolDecoder):
         out.response = self._ack(frame)
         return out
 
-    def _bluetooth_clock(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _bluetooth_clock(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("info", frame.type)
-        out.attrs["device_time"] = _iso(self._date(r))
+        out.attrs["device_time"] = iso_utc(self._date(r))
         out.attrs["rssi"] = r.sint(1)
         out.attrs["tag_mac"] = r.take(6).hex()
         out.attrs["tag_uuid"] = r.take(16).hex()
@@ -1375,10 +1323,10 @@ class Gt06Decoder(ProtocolDecoder):
         out.response = self._ack(frame)
         return out
 
-    def _bms(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _bms(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("status", frame.type)
         r.skip(8)  # serial number
-        out.attrs["device_time"] = _iso(_unix_time(r.u32()))
+        out.attrs["device_time"] = iso_utc(_unix_time(r.u32()))
         a = out.attrs
         a["bms_relative_capacity"] = r.u8()
         a["bms_remaining_capacity"] = r.u16()
@@ -1402,7 +1350,7 @@ class Gt06Decoder(ProtocolDecoder):
         out.response = self._ack(frame)
         return out
 
-    def _string(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _string(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("command_reply", frame.type)
         length = r.u8()
         if length > 0:
@@ -1415,7 +1363,7 @@ class Gt06Decoder(ProtocolDecoder):
         out.response = self._ack(frame)
         return out
 
-    def _command_reply(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _command_reply(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("command_reply", frame.type)
         if r.remaining > 0:
             length = r.u8()
@@ -1424,7 +1372,7 @@ class Gt06Decoder(ProtocolDecoder):
                 out.attrs["result"] = _text(r.take(length - 4)).rstrip("\x00")
         return out
 
-    def _string_info(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _string_info(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("command_reply", frame.type)
         r.skip(4)  # server flag
         encoding = r.u8()
@@ -1452,14 +1400,14 @@ class Gt06Decoder(ProtocolDecoder):
         out.response = self._ack(frame)
         return out
 
-    def _serial(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _serial(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("info", frame.type)
         r.skip(1)  # external device type code
         data = r.rest()
         out.attrs["result"] = _text(data).strip() if _printable(data) else data.hex()
         return out
 
-    def _info(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _info(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("info", frame.type)
         sub = r.u8()
         out.attrs["info_subtype"] = sub
@@ -1481,7 +1429,7 @@ class Gt06Decoder(ProtocolDecoder):
                     a["engine_status"] = number
         elif sub == 0x05:
             if r.remaining >= 7:
-                a["device_time"] = _iso(self._date(r))
+                a["device_time"] = iso_utc(self._date(r))
             flags = r.u8()
             a["door"] = bool(flags & 0x01)
             a["io1"] = bool(flags & 0x04)
@@ -1516,9 +1464,9 @@ class Gt06Decoder(ProtocolDecoder):
             a["payload_hex"] = r.rest().hex()
         return out
 
-    def _obd(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _obd(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("obd", frame.type)
-        out.attrs["device_time"] = _iso(self._date(r))
+        out.attrs["device_time"] = iso_utc(self._date(r))
         out.attrs["ignition"] = r.u8() > 0
         text = _text(r.take(r.remaining - 12))
         names = {
@@ -1539,10 +1487,10 @@ class Gt06Decoder(ProtocolDecoder):
                 continue
         return out
 
-    def _peripheral(self, r: _Reader, frame: Gt06Frame) -> _Out:
+    def _peripheral(self, r: ByteReader, frame: Gt06Frame) -> _Out:
         out = _Out("status", frame.type)
         a = out.attrs
-        a["device_time"] = _iso(_unix_time(r.u32()))
+        a["device_time"] = iso_utc(_unix_time(r.u32()))
         peripheral = frame.type == MSG_PERIPHERAL
         while r.remaining > 0:
             status_id = r.u16()

@@ -118,9 +118,10 @@ from cedetect.protocols.base import (
     FramingError,
     ProtocolDecoder,
     ProtocolSpec,
-    StreamFramer,
+    StepFramer,
     make_position,
 )
+from cedetect.protocols.common import datetime_2000, ddmm_minutes, parse_float, parse_int
 
 PROTOCOL: Final = "h02"
 KNOT_KMH: Final = 1.852
@@ -269,29 +270,6 @@ def _battery_level(value: int) -> int | None:
 # -- small parsers ----------------------------------------------------------------------------------
 
 
-def _int(text: str, what: str, base: int = 10) -> int:
-    try:
-        return int(text.strip(), base)
-    except ValueError:
-        raise DecodeError(DecodeReason.MALFORMED, f"{what}: {text!r} is not a number") from None
-
-
-def _float(text: str, what: str) -> float:
-    try:
-        return float(text.strip())
-    except ValueError:
-        raise DecodeError(DecodeReason.MALFORMED, f"{what}: {text!r} is not a number") from None
-
-
-def _datetime(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
-    try:
-        return datetime(2000 + year, month, day, hour, minute, second, tzinfo=UTC)
-    except ValueError as exc:
-        raise DecodeError(
-            DecodeReason.INVALID_TIME, f"20{year:02d}-{month:02d}-{day:02d} {hour:02d}:{minute:02d}:{second:02d}: {exc}"
-        ) from None
-
-
 def _device_time(match: re.Match[str]) -> dict[str, AttributeValue]:
     """``device_time`` of a frame without a fix; left out when the device's clock gives an impossible time."""
     try:
@@ -303,21 +281,26 @@ def _device_time(match: re.Match[str]) -> dict[str, AttributeValue]:
 def _match_time(match: re.Match[str]) -> datetime:
     """``dd mo yy`` and (optional) ``hh mi ss`` groups of a match."""
     groups = match.groupdict()
-    hour, minute, second = (_int(groups[key], key) if groups.get(key) else 0 for key in ("hh", "mi", "ss"))
-    return _datetime(
-        _int(match["yy"], "year"), _int(match["mo"], "month"), _int(match["dd"], "day"), hour, minute, second
+    hour, minute, second = (parse_int(groups[key], key) if groups.get(key) else 0 for key in ("hh", "mi", "ss"))
+    return datetime_2000(
+        parse_int(match["yy"], "year"),
+        parse_int(match["mo"], "month"),
+        parse_int(match["dd"], "day"),
+        hour,
+        minute,
+        second,
     )
 
 
 def _match_coordinate(match: re.Match[str], prefix: str) -> float:
     if match[f"{prefix}_m1"] is not None:
-        value = _int(match[f"{prefix}_d1"], "degrees") + _float(match[f"{prefix}_m1"], "minutes") / 60
+        value = parse_int(match[f"{prefix}_d1"], "degrees") + parse_float(match[f"{prefix}_m1"], "minutes") / 60
     elif match[f"{prefix}_m2"] is not None:
         degrees = match[f"{prefix}_d2"]
-        value = (_int(degrees, "degrees") if degrees else 0) + _float(match[f"{prefix}_m2"], "minutes") / 60
+        value = (parse_int(degrees, "degrees") if degrees else 0) + parse_float(match[f"{prefix}_m2"], "minutes") / 60
     else:
-        minutes = _int(match[f"{prefix}_m3"], "minutes") + _int(match[f"{prefix}_f3"], "minutes") / 10_000
-        value = _int(match[f"{prefix}_d3"], "degrees") + minutes / 60
+        minutes = parse_int(match[f"{prefix}_m3"], "minutes") + parse_int(match[f"{prefix}_f3"], "minutes") / 10_000
+        value = parse_int(match[f"{prefix}_d3"], "degrees") + minutes / 60
     return -value if match[f"{prefix}_h"] in ("S", "W") else value
 
 
@@ -501,7 +484,7 @@ class H02Decoder(ProtocolDecoder):
         self._identify(device_id)
 
         clock = _bcd(body[0:6], "time and date")
-        time_utc = _datetime(
+        time_utc = datetime_2000(
             int(clock[10:12]), int(clock[8:10]), int(clock[6:8]), int(clock[0:2]), int(clock[2:4]), int(clock[4:6])
         )
         lat_digits = _bcd(body[6:10], "latitude")
@@ -576,7 +559,7 @@ class H02Decoder(ProtocolDecoder):
         match = _HTBT.fullmatch(sentence)
         attributes: dict[str, AttributeValue] = {"message_type": fields[2]}
         if match is not None and match["battery"] is not None:
-            attributes["battery_level"] = _int(match["battery"], "battery")
+            attributes["battery_level"] = parse_int(match["battery"], "battery")
         echo = "*" + ",".join(fields[:3]) + "#"
         return self._unlocated("heartbeat", raw, attributes, echo.encode("ascii"))
 
@@ -588,14 +571,14 @@ class H02Decoder(ProtocolDecoder):
         attributes: dict[str, AttributeValue] = {
             "message_type": "NBR",
             **_device_time(match),
-            "mcc": _int(match["mcc"], "mcc"),
-            "mnc": _int(match["mnc"], "mnc"),
-            "lac": _int(cells[0], "lac"),
-            "cell_id": _int(cells[1], "cell id"),
-            "rssi": _int(cells[2], "rssi"),
+            "mcc": parse_int(match["mcc"], "mcc"),
+            "mnc": parse_int(match["mnc"], "mnc"),
+            "lac": parse_int(cells[0], "lac"),
+            "cell_id": parse_int(cells[1], "cell id"),
+            "rssi": parse_int(cells[2], "rssi"),
             "cell_count": len(cells) // 3,
         }
-        attributes.update(status_attributes(_int(match["status"], "status", 16)))
+        attributes.update(status_attributes(parse_int(match["status"], "status", 16)))
         response = f"*HQ,{match['id']},V4,NBR,{_reply_time(received_utc)}#".encode("ascii")
         return self._unlocated("lbs", raw, attributes, response)
 
@@ -606,34 +589,34 @@ class H02Decoder(ProtocolDecoder):
         attributes: dict[str, AttributeValue] = {
             "message_type": "LINK",
             **_device_time(match),
-            "rssi": _int(match["rssi"], "rssi"),
-            "satellites": _int(match["sat"], "satellites"),
-            "battery_level": _int(match["battery"], "battery"),
-            "steps": _int(match["steps"], "steps"),
-            "turnovers": _int(match["turnovers"], "turnovers"),
+            "rssi": parse_int(match["rssi"], "rssi"),
+            "satellites": parse_int(match["sat"], "satellites"),
+            "battery_level": parse_int(match["battery"], "battery"),
+            "steps": parse_int(match["steps"], "steps"),
+            "turnovers": parse_int(match["turnovers"], "turnovers"),
         }
-        attributes.update(status_attributes(_int(match["status"], "status", 16)))
+        attributes.update(status_attributes(parse_int(match["status"], "status", 16)))
         return self._unlocated("status", raw, attributes)
 
     def _v3(self, sentence: str, raw: bytes) -> DecodedMessage:
         match = _V3.fullmatch(sentence)
         if match is None:
             raise DecodeError(DecodeReason.MALFORMED, "V3 frame does not follow time,mccmnc,count,cells,...,status")
-        count = _int(match["count"], "cell count")
+        count = parse_int(match["count"], "cell count")
         values = match["cells"].split(",")
         if count < 1 or len(values) < 2:
             raise DecodeError(DecodeReason.MALFORMED, "V3 frame without a cell")
         attributes: dict[str, AttributeValue] = {
             "message_type": "V3",
             **_device_time(match),
-            "mcc": _int(match["mcc"], "mcc"),
-            "mnc": _int(match["mnc"], "mnc"),
-            "lac": _int(values[0], "lac"),
-            "cell_id": _int(values[1], "cell id"),
+            "mcc": parse_int(match["mcc"], "mcc"),
+            "mnc": parse_int(match["mnc"], "mnc"),
+            "lac": parse_int(values[0], "lac"),
+            "cell_id": parse_int(values[1], "cell id"),
             "cell_count": count,
-            "battery_adc": _int(match["battery"], "battery", 16),
+            "battery_adc": parse_int(match["battery"], "battery", 16),
         }
-        attributes.update(status_attributes(_int(match["status"], "status", 16)))
+        attributes.update(status_attributes(parse_int(match["status"], "status", 16)))
         return self._unlocated("lbs", raw, attributes)
 
     def _vp1(self, sentence: str, raw: bytes, received_utc: datetime) -> DecodedMessage:
@@ -646,17 +629,17 @@ class H02Decoder(ProtocolDecoder):
                 raise DecodeError(DecodeReason.MALFORMED, "VP1 frame without a cell")
             attributes: dict[str, AttributeValue] = {
                 "message_type": "VP1",
-                "mcc": _int(match["mcc"], "mcc"),
-                "mnc": _int(match["mnc"], "mnc"),
-                "lac": _int(cells[0][0], "lac"),
-                "cell_id": _int(cells[0][1], "cell id"),
+                "mcc": parse_int(match["mcc"], "mcc"),
+                "mnc": parse_int(match["mnc"], "mnc"),
+                "lac": parse_int(cells[0][0], "lac"),
+                "cell_id": parse_int(cells[0][1], "cell id"),
                 "cell_count": len(cells),
             }
             if len(cells[0]) > 2:
-                attributes["rssi"] = _int(cells[0][2], "rssi")
+                attributes["rssi"] = parse_int(cells[0][2], "rssi")
             return self._unlocated("lbs", raw, attributes)
-        latitude = _int(match["lat_d"], "degrees") + _float(match["lat_m"], "minutes") / 60
-        longitude = _int(match["lon_d"], "degrees") + _float(match["lon_m"], "minutes") / 60
+        latitude = parse_int(match["lat_d"], "degrees") + parse_float(match["lat_m"], "minutes") / 60
+        longitude = parse_int(match["lon_d"], "degrees") + parse_float(match["lon_m"], "minutes") / 60
         return self._located(
             kind="location",
             raw=raw,
@@ -664,8 +647,8 @@ class H02Decoder(ProtocolDecoder):
             time_utc=_match_time(match),  # the layout has a date and no time of day
             latitude=-latitude if match["lat_h"] == "S" else latitude,
             longitude=-longitude if match["lon_h"] == "W" else longitude,
-            speed_knots=_float(match["speed"], "speed"),
-            course=_float(match["course"], "course"),
+            speed_knots=parse_float(match["speed"], "speed"),
+            course=parse_float(match["course"], "course"),
             valid=True,
             attributes={"message_type": "VP1"},
         )
@@ -705,15 +688,15 @@ class H02Decoder(ProtocolDecoder):
             if _ICCID.fullmatch(iccid):
                 attributes["iccid"] = iccid
         if match["status"] is not None:
-            attributes.update(status_attributes(_int(match["status"], "status", 16)))
+            attributes.update(status_attributes(parse_int(match["status"], "status", 16)))
         altitude = None
         if match["odometer"] is not None:
-            attributes["odometer_km"] = _int(match["odometer"], "odometer") / 1000
-            attributes["temp1_c"] = float(_int(match["temp"], "temperature"))
-            attributes["fuel_level"] = _float(match["fuel"], "fuel")
-            altitude = float(_int(match["alt"], "altitude"))
-            attributes["lac"] = _int(match["lac"], "lac", 16)
-            attributes["cell_id"] = _int(match["cid"], "cell id", 16)
+            attributes["odometer_km"] = parse_int(match["odometer"], "odometer") / 1000
+            attributes["temp1_c"] = float(parse_int(match["temp"], "temperature"))
+            attributes["fuel_level"] = parse_float(match["fuel"], "fuel")
+            altitude = float(parse_int(match["alt"], "altitude"))
+            attributes["lac"] = parse_int(match["lac"], "lac", 16)
+            attributes["cell_id"] = parse_int(match["cid"], "cell id", 16)
         if match["data"] is not None:
             for index, value in enumerate(match["data"].split(","), start=1):
                 attributes[f"data{index}"] = value.strip()
@@ -725,8 +708,8 @@ class H02Decoder(ProtocolDecoder):
             time_utc=time_utc,
             latitude=_match_coordinate(match, "lat"),
             longitude=_match_coordinate(match, "lon"),
-            speed_knots=_float(match["speed"], "speed"),
-            course=_float(match["course"], "course") if match["course"] else 0.0,
+            speed_knots=parse_float(match["speed"], "speed"),
+            course=parse_float(match["course"], "course") if match["course"] else 0.0,
             valid=valid,
             attributes=attributes,
             altitude_m=altitude,
@@ -745,7 +728,7 @@ class H02Decoder(ProtocolDecoder):
         status = fields[12]
         if len(status) != 8:
             raise DecodeError(DecodeReason.MALFORMED, f"status word {status!r}")
-        attributes.update(status_attributes(_int(status, "status", 16)))
+        attributes.update(status_attributes(parse_int(status, "status", 16)))
         for index, value in enumerate(fields[13:], start=1):
             attributes[f"data{index}"] = value.strip()
         return self._unlocated("status", raw, attributes)
@@ -754,7 +737,7 @@ class H02Decoder(ProtocolDecoder):
 # -- framer -----------------------------------------------------------------------------------------
 
 
-class H02Framer(StreamFramer):
+class H02Framer(StepFramer):
     """Cuts the mixed H02 stream into text and binary frames (see the module docstring).
 
     ``binary_length`` fixes the length of binary frames (traccar's ``h02.messageLength``); by default
@@ -767,28 +750,13 @@ class H02Framer(StreamFramer):
         super().__init__(max_frame_size=max(max_frame_size, BINARY_MAX_LENGTH + _BINARY_HEADER))
         self.binary_length = binary_length
 
-    def feed(self, data: bytes) -> list[bytes | FramingError]:
-        out: list[bytes | FramingError] = []
-        self._buffer += data
-        while self._step(out):
-            pass
-        return out
-
-    def _emit(self, out: list[bytes | FramingError], count: int) -> None:
-        out.append(bytes(self._buffer[:count]))
-        del self._buffer[:count]
-
-    def _skip(self, out: list[bytes | FramingError], count: int, reason: str, detail: str) -> None:
-        out.append(FramingError(reason, bytes(self._buffer[:count]), detail))
-        del self._buffer[:count]
-
     def _next_marker(self, start: int) -> int:
         found = [index for marker in _MARKERS if (index := self._buffer.find(marker, start)) >= 0]
         return min(found) if found else -1
 
     def _skip_to_next_marker(self, out: list[bytes | FramingError], reason: str, detail: str) -> None:
         following = self._next_marker(1)
-        self._skip(out, following if following > 0 else len(self._buffer), reason, detail)
+        self._emit_skip(out, following if following > 0 else len(self._buffer), reason, detail)
 
     def _step(self, out: list[bytes | FramingError]) -> bool:
         buf = self._buffer
@@ -802,10 +770,10 @@ class H02Framer(StreamFramer):
             return True
         start = self._next_marker(0)
         if start < 0:
-            self._skip(out, len(buf), "garbage", "no frame marker")
+            self._emit_skip(out, len(buf), "garbage", "no frame marker")
             return False
         if start > 0:
-            self._skip(out, start, "garbage", "bytes before a frame marker")
+            self._emit_skip(out, start, "garbage", "bytes before a frame marker")
             return True
         if buf[0] == 0x2A:
             return self._text_step(out)
@@ -823,17 +791,17 @@ class H02Framer(StreamFramer):
         for index in range(4, limit):
             byte = buf[index]
             if byte == 0x23:  # '#'
-                self._emit(out, index + 1)
+                self._emit_frame(out, index + 1)
                 return True
             if not 0x20 <= byte <= 0x7E:
-                self._skip(out, index, "malformed", "non-text byte inside a text frame")
+                self._emit_skip(out, index, "malformed", "non-text byte inside a text frame")
                 return True
             if byte in _MARKERS:
                 verdict = _judge_start(buf, index)
                 if verdict is _Verdict.MORE:
                     return False
                 if verdict is _Verdict.YES:
-                    self._skip(out, index, "truncated", "a new frame starts before '#'")
+                    self._emit_skip(out, index, "truncated", "a new frame starts before '#'")
                     return True
         if len(buf) >= self.max_frame_size:
             self._skip_to_next_marker(out, "frame_too_long", f"no '#' within {self.max_frame_size} bytes")
@@ -851,7 +819,7 @@ class H02Framer(StreamFramer):
         if self.binary_length is not None:
             if len(buf) < self.binary_length:
                 return False
-            self._emit(out, self.binary_length)
+            self._emit_frame(out, self.binary_length)
             return True
         for length in range(BINARY_MIN_LENGTH, BINARY_MAX_LENGTH + 1):
             if length >= len(buf):
@@ -862,20 +830,13 @@ class H02Framer(StreamFramer):
             if verdict is _Verdict.MORE:
                 return False
             if verdict is _Verdict.YES:
-                self._emit(out, length)
+                self._emit_frame(out, length)
                 return True
-        self._emit(out, BINARY_MIN_LENGTH)  # no next frame in sight: traccar's default length
+        self._emit_frame(out, BINARY_MIN_LENGTH)  # no next frame in sight: traccar's default length
         return True
 
 
 # -- frame builders and the simulated device ------------------------------------------------------
-
-
-def _minutes(value: float, degree_digits: int) -> str:
-    """``DDMM.MMMM`` (``DDDMM.MMMM`` for three degree digits) of an absolute coordinate."""
-    total = round(abs(value) * 60 * 10_000)
-    degrees, rest = divmod(total, 60 * 10_000)
-    return f"{degrees:0{degree_digits}d}{rest // 10_000:02d}.{rest % 10_000:04d}"
 
 
 def encode_text_location(
@@ -899,9 +860,9 @@ def encode_text_location(
         command,
         t.strftime("%H%M%S"),
         "A" if valid else "V",
-        _minutes(latitude, 2),
+        ddmm_minutes(latitude, 2),
         "S" if latitude < 0 else "N",
-        _minutes(longitude, 3),
+        ddmm_minutes(longitude, 3),
         "W" if longitude < 0 else "E",
         f"{speed_knots:.2f}",
         f"{course % 360:03d}",
@@ -932,9 +893,9 @@ def encode_binary_location(
     t = time_utc.astimezone(UTC)
     identity = bytes.fromhex(device_id + "0" if len(device_id) == 15 else device_id)
     clock = bytes.fromhex(t.strftime("%H%M%S%d%m%y"))
-    lat = bytes.fromhex(_minutes(latitude, 2).replace(".", ""))
+    lat = bytes.fromhex(ddmm_minutes(latitude, 2).replace(".", ""))
     flags = (0x02 if valid else 0) | (0x04 if latitude >= 0 else 0) | (0x08 if longitude >= 0 else 0)
-    lon = bytes.fromhex(_minutes(longitude, 3).replace(".", "") + f"{flags:X}")
+    lon = bytes.fromhex(ddmm_minutes(longitude, 3).replace(".", "") + f"{flags:X}")
     motion = bytes.fromhex(f"{speed_knots:03d}{course:03d}")
     body = b"$" + identity + clock + lat + bytes([battery]) + lon + motion + status.to_bytes(4)
     tail = b"\xff" + bytes(9) if len(device_id) == 15 else b"\xff\x00" + bytes([record & 0xFF])

@@ -179,9 +179,11 @@ from cedetect.protocols.base import (
     FramingError,
     ProtocolDecoder,
     ProtocolSpec,
-    StreamFramer,
+    StepFramer,
     make_position,
 )
+from cedetect.protocols.common import bit_set, iso_utc
+from cedetect.protocols.reader import ByteReader
 
 PROTOCOL: Final = "jt808"
 
@@ -454,84 +456,9 @@ def build_frame(
 # -- reading -------------------------------------------------------------------------------------
 
 
-class _Reader:
-    """Bounds-checked big-endian reads."""
-
-    __slots__ = ("_data", "_pos")
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._pos = 0
-
-    @property
-    def remaining(self) -> int:
-        return len(self._data) - self._pos
-
-    def take(self, count: int) -> bytes:
-        if count < 0 or count > self.remaining:
-            raise DecodeError(
-                DecodeReason.TRUNCATED, f"needs {count} more bytes at offset {self._pos}, has {self.remaining}"
-            )
-        chunk = self._data[self._pos : self._pos + count]
-        self._pos += count
-        return chunk
-
-    def skip(self, count: int) -> None:
-        self.take(count)
-
-    def rest(self) -> bytes:
-        return self.take(self.remaining)
-
-    def peek_u16(self) -> int:
-        if self.remaining < 2:
-            raise DecodeError(DecodeReason.TRUNCATED, "needs 2 bytes to peek")
-        return int.from_bytes(self._data[self._pos : self._pos + 2])
-
-    def sub(self, count: int) -> _Reader:
-        return _Reader(self.take(count))
-
-    def uint(self, size: int) -> int:
-        return int.from_bytes(self.take(size))
-
-    def sint(self, size: int) -> int:
-        return int.from_bytes(self.take(size), signed=True)
-
-    def u8(self) -> int:
-        return self.uint(1)
-
-    def u16(self) -> int:
-        return self.uint(2)
-
-    def u24(self) -> int:
-        return self.uint(3)
-
-    def u32(self) -> int:
-        return self.uint(4)
-
-    def s8(self) -> int:
-        return self.sint(1)
-
-    def s16(self) -> int:
-        return self.sint(2)
-
-    def s32(self) -> int:
-        return self.sint(4)
-
-    def text(self, count: int) -> str:
-        """``count`` bytes as text, one byte one character (Netty's ASCII reads keep bytes > 127)."""
-        return self.take(count).decode("latin-1")
-
-    def hex(self, count: int) -> str:
-        return self.take(count).hex()
-
-
 def _java_trim(text: str) -> str:
     """Java's String.trim(): strip characters up to U+0020 at both ends."""
     return text.strip("".join(chr(c) for c in range(0x21)))
-
-
-def _bit(value: int, bit: int) -> bool:
-    return bool(value >> bit & 1)
 
 
 def _bcd(value: int) -> int:
@@ -539,10 +466,6 @@ def _bcd(value: int) -> int:
     if high > 9 or low > 9:
         raise DecodeError(DecodeReason.INVALID_TIME, f"BCD byte {value:02x}")
     return high * 10 + low
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat()
 
 
 def _printable(data: bytes) -> bool:
@@ -661,7 +584,7 @@ class Jt808Decoder(ProtocolDecoder):
         #: Offset east of UTC of the BCD times in location bodies (GMT+8 in the standard).
         self.timezone_offset = timezone_offset
         self.future_tolerance_s = future_tolerance_s
-        self._handlers: dict[int, Callable[[Jt808Frame, _Reader, datetime], list[_Out]]] = {
+        self._handlers: dict[int, Callable[[Jt808Frame, ByteReader, datetime], list[_Out]]] = {
             MSG_TERMINAL_REGISTER: self._register,
             MSG_TERMINAL_AUTH: self._acked("login"),
             MSG_HEARTBEAT: self._heartbeat,
@@ -719,7 +642,7 @@ class Jt808Decoder(ProtocolDecoder):
     def _decode_binary(self, frame: Jt808Frame, received: datetime) -> list[DecodedMessage]:
         device_id = self._set_device_id(terminal_device_id(frame.terminal_id))
         self._response = None
-        reader = _Reader(frame.body)
+        reader = ByteReader(frame.body)
         if frame.package_count > 1:
             out = _Out("info", {"package_count": frame.package_count, "package_index": frame.package_index})
             self._response = self._general_response(frame)
@@ -801,20 +724,20 @@ class Jt808Decoder(ProtocolDecoder):
 
     # -- simple messages ---------------------------------------------------------------------
 
-    def _acked(self, kind: str) -> Callable[[Jt808Frame, _Reader, datetime], list[_Out]]:
-        def handler(frame: Jt808Frame, r: _Reader, received: datetime) -> list[_Out]:
+    def _acked(self, kind: str) -> Callable[[Jt808Frame, ByteReader, datetime], list[_Out]]:
+        def handler(frame: Jt808Frame, r: ByteReader, received: datetime) -> list[_Out]:
             self._response = self._general_response(frame)
             return [_Out(kind)]
 
         return handler
 
-    def _register(self, frame: Jt808Frame, r: _Reader, received: datetime) -> list[_Out]:
+    def _register(self, frame: Jt808Frame, r: ByteReader, received: datetime) -> list[_Out]:
         auth_code = terminal_id_text(frame.terminal_id)
         body = frame.serial.to_bytes(2) + bytes([RESULT_SUCCESS]) + auth_code.encode("ascii")
         self._response = self._answer(frame, MSG_TERMINAL_REGISTER_RESPONSE, body)
         return [_Out("login", {"auth_code": auth_code})]
 
-    def _heartbeat(self, frame: Jt808Frame, r: _Reader, received: datetime) -> list[_Out]:
+    def _heartbeat(self, frame: Jt808Frame, r: ByteReader, received: datetime) -> list[_Out]:
         self._response = self._general_response(frame)
         out = _Out("heartbeat")
         if r.remaining >= 3:
@@ -823,28 +746,28 @@ class Jt808Decoder(ProtocolDecoder):
             out.set("raw_status", r.u8())
         return [out]
 
-    def _terminal_response(self, frame: Jt808Frame, r: _Reader, received: datetime) -> list[_Out]:
+    def _terminal_response(self, frame: Jt808Frame, r: ByteReader, received: datetime) -> list[_Out]:
         out = _Out("command_reply")
         out.set("reply_serial", r.u16())
         out.set("reply_message_type", r.u16())
         out.set("reply_result", r.u8())
         return [out]
 
-    def _report_text(self, frame: Jt808Frame, r: _Reader, received: datetime) -> list[_Out]:
+    def _report_text(self, frame: Jt808Frame, r: ByteReader, received: datetime) -> list[_Out]:
         self._response = self._general_response(frame)
         r.skip(1)  # encoding
         return [_Out("command_reply", {"result": r.rest().decode("gbk", errors="replace")})]
 
-    def _text_response(self, frame: Jt808Frame, r: _Reader, received: datetime) -> list[_Out]:
+    def _text_response(self, frame: Jt808Frame, r: ByteReader, received: datetime) -> list[_Out]:
         r.skip(2)  # serial of the message answered
         size = min(max(frame.declared_body_length - 2, 0), r.remaining)
         text = r.take(size - size % 2).decode("utf-16-be", errors="replace")
         return [_Out("command_reply", {"result": _java_trim(text)})]
 
-    def _command_response(self, frame: Jt808Frame, r: _Reader, received: datetime) -> list[_Out]:
+    def _command_response(self, frame: Jt808Frame, r: ByteReader, received: datetime) -> list[_Out]:
         return [_Out("command_reply", {"result": r.text(r.u32())})]
 
-    def _terminal_attributes(self, frame: Jt808Frame, r: _Reader, received: datetime) -> list[_Out]:
+    def _terminal_attributes(self, frame: Jt808Frame, r: ByteReader, received: datetime) -> list[_Out]:
         self._response = self._general_response(frame)
         out = _Out("info")
         out.set("terminal_type", r.u16())
@@ -852,13 +775,13 @@ class Jt808Decoder(ProtocolDecoder):
         out.set("iccid", r.hex(10))
         return [out]
 
-    def _time_sync(self, frame: Jt808Frame, r: _Reader, received: datetime) -> list[_Out]:
+    def _time_sync(self, frame: Jt808Frame, r: ByteReader, received: datetime) -> list[_Out]:
         t = received
         body = t.year.to_bytes(2) + bytes([t.month, t.day, t.hour, t.minute, t.second, RESULT_SUCCESS])
         self._response = self._answer(frame, MSG_TIME_SYNC_RESPONSE, body)
         return [_Out("time_request")]
 
-    def _acceleration(self, frame: Jt808Frame, r: _Reader, received: datetime) -> list[_Out]:
+    def _acceleration(self, frame: Jt808Frame, r: ByteReader, received: datetime) -> list[_Out]:
         samples = []
         while r.remaining > 0:
             r.skip(6)  # time
@@ -867,14 +790,14 @@ class Jt808Decoder(ProtocolDecoder):
         return [_Out("info", {"g_sensor": "[" + ",".join(samples) + "]"})]
 
     @staticmethod
-    def _signed_word(r: _Reader) -> int:
+    def _signed_word(r: ByteReader) -> int:
         value = r.u16()
         return -(value & 0x7FFF) if value & 0x8000 else value
 
-    def _driver_identity(self, frame: Jt808Frame, r: _Reader, received: datetime) -> list[_Out]:
+    def _driver_identity(self, frame: Jt808Frame, r: ByteReader, received: datetime) -> list[_Out]:
         out = _Out("info")
         out.set("card_status", r.u8())
-        out.set("device_time", _iso(self._bcd_time(r)))
+        out.set("device_time", iso_utc(self._bcd_time(r)))
         out.set("card_result", r.u8())
         out.set("driver_name", r.text(r.u8()))
         out.set("card_code", _java_trim(r.text(20)))
@@ -882,7 +805,7 @@ class Jt808Decoder(ProtocolDecoder):
         out.set("card_validity", r.hex(4))
         return [out]
 
-    def _parameters(self, frame: Jt808Frame, r: _Reader, received: datetime) -> list[_Out]:
+    def _parameters(self, frame: Jt808Frame, r: ByteReader, received: datetime) -> list[_Out]:
         out = _Out("info")
         r.skip(2)  # serial of the query answered
         r.skip(1)  # parameter count
@@ -905,7 +828,7 @@ class Jt808Decoder(ProtocolDecoder):
 
     # -- dates -------------------------------------------------------------------------------
 
-    def _bcd_time(self, r: _Reader) -> datetime:
+    def _bcd_time(self, r: ByteReader) -> datetime:
         """BCD ``yyMMddHHmmss`` in the device zone (GMT+8 unless configured otherwise), as UTC."""
         fields = r.take(6)
         year, month, day, hour, minute, second = (_bcd(b) for b in fields)
@@ -917,20 +840,20 @@ class Jt808Decoder(ProtocolDecoder):
 
     # -- locations ---------------------------------------------------------------------------
 
-    def _location_report(self, frame: Jt808Frame, r: _Reader, received: datetime) -> list[_Out]:
+    def _location_report(self, frame: Jt808Frame, r: ByteReader, received: datetime) -> list[_Out]:
         self._response = self._general_response(frame)
         return [self._location(r, fixed_trailer=True)]
 
-    def _location_query_response(self, frame: Jt808Frame, r: _Reader, received: datetime) -> list[_Out]:
+    def _location_query_response(self, frame: Jt808Frame, r: ByteReader, received: datetime) -> list[_Out]:
         r.skip(2)  # serial of the query answered
         return [self._location(r, fixed_trailer=True)]
 
-    def _batch(self, frame: Jt808Frame, r: _Reader, received: datetime) -> list[_Out]:
+    def _batch(self, frame: Jt808Frame, r: ByteReader, received: datetime) -> list[_Out]:
         self._response = self._general_response(frame)
         if frame.type == MSG_LOCATION_BATCH_2 and frame.declared_body_length == 7:
             out = _Out("status")
             out.set("battery_level", r.u8())
-            out.set("device_time", _iso(self._bcd_time(r)))
+            out.set("device_time", iso_utc(self._bcd_time(r)))
             return [out]
         archive = False
         if frame.type == MSG_LOCATION_BATCH:
@@ -947,42 +870,42 @@ class Jt808Decoder(ProtocolDecoder):
             raise DecodeError(DecodeReason.TRUNCATED, "batch without records")
         return outs
 
-    def _coordinates(self, r: _Reader, out: _Out) -> tuple[float, float, bool]:
+    def _coordinates(self, r: ByteReader, out: _Out) -> tuple[float, float, bool]:
         """Status word, latitude, longitude (as in 0x0200 and transparent records)."""
         status = r.u32()
-        out.set("ignition", _bit(status, 0))
+        out.set("ignition", bit_set(status, 0))
         if self.model == "G1C PRO":
-            out.set("motion", _bit(status, 4))
-        out.set("blocked", _bit(status, 10))
+            out.set("motion", bit_set(status, 4))
+        out.set("blocked", bit_set(status, 10))
         if self._in(_DOOR_MODELS):
-            out.set("door", _bit(status, 16))
-        out.set("charge", _bit(status, 26))
+            out.set("door", bit_set(status, 16))
+        out.set("charge", bit_set(status, 26))
         latitude = r.u32() / 1_000_000.0
         longitude = r.u32() / 1_000_000.0
-        if _bit(status, 2):
+        if bit_set(status, 2):
             latitude = -latitude
-        if _bit(status, 3):
+        if bit_set(status, 3):
             longitude = -longitude
-        return latitude, longitude, _bit(status, 1)
+        return latitude, longitude, bit_set(status, 1)
 
     def _alarm_word(self, value: int, out: _Out) -> None:
         if self._in(_PADLOCK_MODELS):
-            if _bit(value, 0) or _bit(value, 4):
+            if bit_set(value, 0) or bit_set(value, 4):
                 out.alarm(Alarm.REMOVING)
-            if _bit(value, 1):
+            if bit_set(value, 1):
                 out.alarm(Alarm.TAMPERING)
             return
         if self._aovx:
-            if _bit(value, 16):
+            if bit_set(value, 16):
                 out.alarm(Alarm.MOVEMENT)
             return
         for bits, alarm in _ALARM_BITS:
-            if any(_bit(value, b) for b in bits):
+            if any(bit_set(value, b) for b in bits):
                 out.alarm(alarm)
-        if (_bit(value, 29) or _bit(value, 30)) and self.model != "VL300":
+        if (bit_set(value, 29) or bit_set(value, 30)) and self.model != "VL300":
             out.alarm(Alarm.ACCIDENT)
 
-    def _location(self, r: _Reader, *, fixed_trailer: bool) -> _Out:
+    def _location(self, r: ByteReader, *, fixed_trailer: bool) -> _Out:
         out = _Out("location")
         if r.remaining < _LOCATION_BASE_SIZE:
             raise DecodeError(DecodeReason.TRUNCATED, f"location of {r.remaining} bytes, needs {_LOCATION_BASE_SIZE}")
@@ -1004,13 +927,13 @@ class Jt808Decoder(ProtocolDecoder):
         self._items(r, out)
         return out
 
-    def _items(self, r: _Reader, out: _Out) -> None:
+    def _items(self, r: ByteReader, out: _Out) -> None:
         while r.remaining >= 2:
             item_id = r.u8()
             length = r.u8()
             if item_id == 0x80:
                 # OBD extension: the length byte is not trusted, the rest of the body is the extension
-                ext = _Reader(r.rest())
+                ext = ByteReader(r.rest())
                 try:
                     ext.skip(1)  # content
                     self._extension(ext, out)
@@ -1025,7 +948,7 @@ class Jt808Decoder(ProtocolDecoder):
             except (DecodeError, ValueError):
                 continue  # an item too short for its layout: what it had is kept, the next item follows
 
-    def _item(self, item_id: int, length: int, r: _Reader, out: _Out) -> None:
+    def _item(self, item_id: int, length: int, r: ByteReader, out: _Out) -> None:
         if item_id == 0x01:
             out.set("odometer_km", r.u32() * 100 / 1000)
         elif item_id == 0x02:
@@ -1109,7 +1032,7 @@ class Jt808Decoder(ProtocolDecoder):
         elif item_id == 0xBD:
             out.set("driver_id", r.text(length))
         elif item_id == 0xD0:
-            if _bit(r.u32(), 3):
+            if bit_set(r.u32(), 3):
                 out.alarm(Alarm.VIBRATION)
         elif item_id in (0xD4, 0xE1, 0xE9):
             self._item_battery_or_cells(item_id, length, r, out)
@@ -1118,13 +1041,13 @@ class Jt808Decoder(ProtocolDecoder):
         elif item_id == 0xDA:
             r.skip(2)  # string cut count
             state = r.u8()
-            out.set("lock_string", _bit(state, 0))
-            out.set("motion", _bit(state, 2))
-            out.set("cover", _bit(state, 3))
+            out.set("lock_string", bit_set(state, 0))
+            out.set("motion", bit_set(state, 2))
+            out.set("cover", bit_set(state, 3))
         else:
             self._item_e(item_id, length, r, out)
 
-    def _item_e(self, item_id: int, length: int, r: _Reader, out: _Out) -> None:
+    def _item_e(self, item_id: int, length: int, r: ByteReader, out: _Out) -> None:
         if item_id == 0xE2:
             if self.model != "DT800":
                 out.set("fuel_level", r.u32() / 10.0)
@@ -1144,7 +1067,7 @@ class Jt808Decoder(ProtocolDecoder):
         elif item_id == 0xE7:
             if length == 8:
                 alarm = r.u16()
-                if _bit(alarm, 0):
+                if bit_set(alarm, 0):
                     out.alarm(Alarm.VIBRATION)
                 if alarm >> 1 & 0x07:
                     out.alarm(Alarm.SOS)
@@ -1208,7 +1131,7 @@ class Jt808Decoder(ProtocolDecoder):
         elif item_id == 0xFE:
             self._item_fe(length, r, out)
 
-    def _lock_operation(self, length: int, r: _Reader, out: _Out) -> None:
+    def _lock_operation(self, length: int, r: ByteReader, out: _Out) -> None:
         out.set("lock_command", r.u8())
         if 5 <= length <= 6:
             out.set("lock_card", r.u32())
@@ -1217,7 +1140,7 @@ class Jt808Decoder(ProtocolDecoder):
         if length % 2 == 0:
             out.set("unlock_result", r.u8())
 
-    def _item_mode(self, length: int, r: _Reader, out: _Out) -> None:
+    def _item_mode(self, length: int, r: ByteReader, out: _Out) -> None:
         if length == 1:
             out.set("mode", r.u8())
             return
@@ -1226,7 +1149,7 @@ class Jt808Decoder(ProtocolDecoder):
             lock_status = text[8:15]
             out.set("battery_v", int(lock_status[2:5]) / 100.0)
 
-    def _temperatures(self, length: int, r: _Reader, out: _Out) -> None:
+    def _temperatures(self, length: int, r: ByteReader, out: _Out) -> None:
         if length not in (2, 16):
             return
         for i in range(1, length // 2 + 1):
@@ -1234,20 +1157,20 @@ class Jt808Decoder(ProtocolDecoder):
             if value != 0xFFFF:
                 out.set(f"temp{i}_c", -(value & 0x7FFF) / 10.0 if value & 0x8000 else value / 10.0)
 
-    def _item_57(self, r: _Reader, out: _Out) -> None:
+    def _item_57(self, r: ByteReader, out: _Out) -> None:
         alarm = r.u16()
-        if _bit(alarm, 8):
+        if bit_set(alarm, 8):
             out.alarm(Alarm.HARD_ACCELERATION)
-        if _bit(alarm, 9):
+        if bit_set(alarm, 9):
             out.alarm(Alarm.HARD_BRAKING)
-        if _bit(alarm, 10):
+        if bit_set(alarm, 10):
             out.alarm(Alarm.HARD_CORNERING)
         r.skip(2)  # external switch state
         alarm = r.u32()
-        if self._in(_DOOR_MODELS) and _bit(alarm, 16):
+        if self._in(_DOOR_MODELS) and bit_set(alarm, 16):
             out.alarm(Alarm.DOOR)
 
-    def _item_91(self, r: _Reader, out: _Out) -> None:
+    def _item_91(self, r: ByteReader, out: _Out) -> None:
         out.set("battery_v", r.u16() / 10.0)
         out.set("obd_rpm", r.u16())
         out.set("obd_speed_kmh", r.u8())
@@ -1259,7 +1182,7 @@ class Jt808Decoder(ProtocolDecoder):
         r.skip(2 + 4 + 2)
         out.set("obd_fuel_used", r.u16() / 100.0)
 
-    def _item_battery_or_cells(self, item_id: int, length: int, r: _Reader, out: _Out) -> None:
+    def _item_battery_or_cells(self, item_id: int, length: int, r: ByteReader, out: _Out) -> None:
         if length == 1:
             level = r.u8()
             if level == 0xFF:
@@ -1278,7 +1201,7 @@ class Jt808Decoder(ProtocolDecoder):
         else:
             out.set("driver_id", str(r.u32()))
 
-    def _item_d5(self, length: int, r: _Reader, out: _Out) -> None:
+    def _item_d5(self, length: int, r: ByteReader, out: _Out) -> None:
         if length == 2:
             out.set("battery_v", r.u16() / 100.0)
             return
@@ -1286,21 +1209,21 @@ class Jt808Decoder(ProtocolDecoder):
             out.set(f"lock{i}_id", r.hex(5))
             out.set(f"lock{i}_card", r.hex(5))
             out.set(f"lock{i}_battery_level", r.u8())
-            out.set(f"lock{i}_locked", not _bit(r.u16(), 5))
+            out.set(f"lock{i}_locked", not bit_set(r.u16(), 5))
 
-    def _item_e6(self, length: int, r: _Reader, out: _Out) -> None:
+    def _item_e6(self, length: int, r: ByteReader, out: _Out) -> None:
         data = r.rest()
         if length >= 7 and data[:7] == b"$OBD-RT":
             _obd_rt(data.decode("utf-8", errors="replace"), out)
         elif length >= 11 and length % 11 == 0:
-            sensors = _Reader(data)
+            sensors = ByteReader(data)
             while sensors.remaining > 0:
                 index = sensors.u8()
                 sensors.skip(6)  # mac
                 out.set(f"temp{index}_c", _custom_double(sensors))
                 out.set(f"humidity{index}_pct", _custom_double(sensors))
 
-    def _item_jc(self, r: _Reader, out: _Out) -> None:
+    def _item_jc(self, r: ByteReader, out: _Out) -> None:
         event = r.u16()
         if event == 0x2002:
             r.skip(1)  # packet length
@@ -1328,7 +1251,7 @@ class Jt808Decoder(ProtocolDecoder):
         else:
             out.alarm(_JC_EVENT_ALARMS.get(event))
 
-    def _jc_status(self, status_id: int, r: _Reader, out: _Out) -> None:
+    def _jc_status(self, status_id: int, r: ByteReader, out: _Out) -> None:
         if status_id == 0x0001:
             out.set("battery_v", r.u16() / 100.0)
         elif status_id == 0x0002:
@@ -1344,7 +1267,7 @@ class Jt808Decoder(ProtocolDecoder):
         elif status_id == 0x2001:
             out.set("power_v", r.u16() / 10.0)
 
-    def _item_ea(self, r: _Reader, out: _Out) -> None:
+    def _item_ea(self, r: ByteReader, out: _Out) -> None:
         r.skip(1)  # extended info type
         while r.remaining >= 2:
             sub_id, sub_length = r.u8(), r.u8()
@@ -1363,10 +1286,10 @@ class Jt808Decoder(ProtocolDecoder):
             elif sub_id == 0x16:
                 out.set("external_temp_c", sub.u16() / 10.0 - 50)
 
-    def _item_eb(self, length: int, r: _Reader, out: _Out) -> None:
+    def _item_eb(self, length: int, r: ByteReader, out: _Out) -> None:
         data = r.rest()
         if length >= 2 and int.from_bytes(data[:2]) > 200 and length >= 3 and (length - 3) % 5 == 0:
-            cells = _Reader(data)
+            cells = ByteReader(data)
             mcc, mnc = cells.u16(), cells.u8()
             while cells.remaining > 0:
                 lac, cell_id = cells.u16(), cells.u16()
@@ -1375,7 +1298,7 @@ class Jt808Decoder(ProtocolDecoder):
         elif _printable(data):
             out.set("timezone", data.decode("ascii"))
         else:
-            subs = _Reader(data)
+            subs = ByteReader(data)
             while subs.remaining >= 4:
                 sub_length = subs.u16()
                 if sub_length < 2 or sub_length > subs.remaining:
@@ -1387,7 +1310,7 @@ class Jt808Decoder(ProtocolDecoder):
                 except (DecodeError, ValueError):
                     continue
 
-    def _eb_sub(self, sub_id: int, sub_length: int, r: _Reader, out: _Out) -> None:
+    def _eb_sub(self, sub_id: int, sub_length: int, r: ByteReader, out: _Out) -> None:
         if sub_id == 0x0001:
             out.set("fuel1_level", r.u16() / 10.0)
         elif sub_id == 0x0023:
@@ -1401,9 +1324,9 @@ class Jt808Decoder(ProtocolDecoder):
                 out.set("battery_v", r.u16() / 1000.0)
         elif sub_id == 0x0089:
             alarm = r.u32()
-            if not _bit(alarm, 0):
+            if not bit_set(alarm, 0):
                 out.alarm(Alarm.POWER_OFF)
-            if not _bit(alarm, 12):
+            if not bit_set(alarm, 12):
                 out.alarm(Alarm.REMOVING)
         elif sub_id == 0x00B2:
             out.set("iccid", r.hex(10).rstrip("f"))
@@ -1413,7 +1336,7 @@ class Jt808Decoder(ProtocolDecoder):
             out.wifi_count += len(values) // 2
         elif sub_id == 0x00C5:
             alarm = r.u32()
-            if not _bit(alarm, 6):
+            if not bit_set(alarm, 6):
                 out.alarm(Alarm.VIBRATION)
             motion = alarm >> 23 & 0x03
             if motion == 0:
@@ -1433,31 +1356,31 @@ class Jt808Decoder(ProtocolDecoder):
         elif sub_id in (0x00A8, 0x00E1):
             out.set("battery_level", r.u8())
 
-    def _ble_tags(self, r: _Reader, out: _Out) -> None:
+    def _ble_tags(self, r: ByteReader, out: _Out) -> None:
         mask = r.u8()
         index = 0
         while r.remaining > 0:
             index += 1
             out.set(f"tag{index}_mac", r.hex(6))
             out.set(f"tag{index}_rssi", r.s8())
-            if _bit(mask, 0):
+            if bit_set(mask, 0):
                 out.set(f"tag{index}_name", _java_trim(r.text(10)))
-            if _bit(mask, 1):
+            if bit_set(mask, 1):
                 r.skip(2)  # firmware version
-            if _bit(mask, 2):
+            if bit_set(mask, 2):
                 out.set(f"tag{index}_battery_v", r.u16() / 1000.0)
-            if _bit(mask, 3):
+            if bit_set(mask, 3):
                 out.set(f"tag{index}_temp_c", r.s16() / 10.0)
-            if _bit(mask, 4):
+            if bit_set(mask, 4):
                 out.set(f"tag{index}_humidity_pct", r.s16() / 10.0)
-            if _bit(mask, 5):
+            if bit_set(mask, 5):
                 r.skip(6)  # accelerometer
-            if _bit(mask, 6):
+            if bit_set(mask, 6):
                 r.skip(2)  # reserved
-            if _bit(mask, 7):
+            if bit_set(mask, 7):
                 r.skip(2)  # reserved
 
-    def _obd_items(self, r: _Reader, out: _Out) -> None:
+    def _obd_items(self, r: ByteReader, out: _Out) -> None:
         while r.remaining >= 3:
             sub_id = r.u16()
             sub_length = r.u8()
@@ -1506,7 +1429,7 @@ class Jt808Decoder(ProtocolDecoder):
             except DecodeError:
                 continue
 
-    def _item_f6(self, length: int, r: _Reader, out: _Out) -> None:
+    def _item_f6(self, length: int, r: ByteReader, out: _Out) -> None:
         if not self._aovx and length == 2:
             out.set("air_pressure", r.u16())
             return
@@ -1518,21 +1441,21 @@ class Jt808Decoder(ProtocolDecoder):
         if event == 2:
             out.set("motion", True)
         mask = r.u8()
-        if _bit(mask, 0):
+        if bit_set(mask, 0):
             out.set("light_sensor", r.u16())
-        if _bit(mask, 1):
+        if bit_set(mask, 1):
             out.set("temp1_c", r.s16() / 10.0)
-        if _bit(mask, 2):
+        if bit_set(mask, 2):
             out.set("humidity_pct", r.s16() / 10.0)
-        if _bit(mask, 3):
+        if bit_set(mask, 3):
             x, y, z = r.s16(), r.s16(), r.s16()
             out.set("g_sensor", f"[{x},{y},{z}]")
-        if _bit(mask, 4):
+        if bit_set(mask, 4):
             r.skip(10)  # threshold configuration
-        if _bit(mask, 5):
+        if bit_set(mask, 5):
             out.set("air_pressure", r.u16())
 
-    def _item_f7(self, length: int, r: _Reader, out: _Out) -> None:
+    def _item_f7(self, length: int, r: ByteReader, out: _Out) -> None:
         if length == 2:
             out.set("humidity_pct", r.u16() / 10.0)
             return
@@ -1542,22 +1465,22 @@ class Jt808Decoder(ProtocolDecoder):
         if length >= 6:
             out.set("battery_level", r.u8())
 
-    def _item_f9(self, r: _Reader, out: _Out) -> None:
+    def _item_f9(self, r: ByteReader, out: _Out) -> None:
         mask = r.u16()
-        if _bit(mask, 0):
+        if bit_set(mask, 0):
             r.skip(4)  # GNSS age
-        if _bit(mask, 1):
+        if bit_set(mask, 1):
             r.skip(4)  # ACC on time
-        if _bit(mask, 2):
+        if bit_set(mask, 2):
             out.hdop = r.u16() / 10.0
-        if _bit(mask, 3):
+        if bit_set(mask, 3):
             r.skip(6)  # GNSS time
-        if _bit(mask, 5):
+        if bit_set(mask, 5):
             r.skip(8)  # sampling and report interval
-        if _bit(mask, 6):
+        if bit_set(mask, 6):
             out.set("temp3_c", r.s16() / 10.0)
 
-    def _item_fe(self, length: int, r: _Reader, out: _Out) -> None:
+    def _item_fe(self, length: int, r: ByteReader, out: _Out) -> None:
         if length == 1:
             out.set("battery_level", r.u8())
         elif length == 2:
@@ -1578,12 +1501,12 @@ class Jt808Decoder(ProtocolDecoder):
                             (3, Alarm.ACCIDENT),
                             (4, Alarm.TAMPERING),
                         ):
-                            if _bit(alarms, bit):
+                            if bit_set(alarms, bit):
                                 out.alarm(alarm)
             if r.remaining > 0:  # traccar reads this byte even past the item's end
                 out.set("battery_level", r.u8())
 
-    def _extension(self, r: _Reader, out: _Out) -> None:
+    def _extension(self, r: ByteReader, out: _Out) -> None:
         """The OBD extension of item 0x80 (to the end of the body)."""
         while r.remaining >= 2:
             ext_id = r.u8()
@@ -1638,7 +1561,7 @@ class Jt808Decoder(ProtocolDecoder):
 
     # -- JT600 locations (0x5501/0x5502) ---------------------------------------------------------
 
-    def _jt600_location(self, frame: Jt808Frame, r: _Reader, received: datetime) -> list[_Out]:
+    def _jt600_location(self, frame: Jt808Frame, r: ByteReader, received: datetime) -> list[_Out]:
         if frame.properties & 0x8000:
             body = frame.type.to_bytes(2) + bytes([RESULT_SUCCESS])
             self._response = self._answer(frame, MSG_GENERAL_RESPONSE_2, body, short_serial=True)
@@ -1679,10 +1602,10 @@ class Jt808Decoder(ProtocolDecoder):
             out.set("cell_id", cell_id)
         product, status, alarm = r.u8(), r.u16(), r.u16()
         if product in (1, 2):
-            if _bit(alarm, 0):
+            if bit_set(alarm, 0):
                 out.alarm(Alarm.LOW_POWER)
         elif product == 3:
-            out.set("blocked", _bit(status, 5))
+            out.set("blocked", bit_set(status, 5))
             for bit, name in (
                 (0, Alarm.OVERSPEED),
                 (1, Alarm.LOW_POWER),
@@ -1691,7 +1614,7 @@ class Jt808Decoder(ProtocolDecoder):
                 (5, Alarm.GEOFENCE_ENTER),
                 (6, Alarm.GEOFENCE_EXIT),
             ):
-                if _bit(alarm, bit):
+                if bit_set(alarm, bit):
                     out.alarm(name)
         out.set("raw_status", status)
         while r.remaining >= 2:
@@ -1705,7 +1628,7 @@ class Jt808Decoder(ProtocolDecoder):
                 continue
         return [out]
 
-    def _jt600_item(self, item_id: int, length: int, r: _Reader, out: _Out) -> None:
+    def _jt600_item(self, item_id: int, length: int, r: ByteReader, out: _Out) -> None:
         if item_id == 0x02:
             if out.fix is not None:
                 out.fix.altitude_m = float(r.s16())
@@ -1721,7 +1644,7 @@ class Jt808Decoder(ProtocolDecoder):
 
     # -- transparent data (0x0900) -----------------------------------------------------------
 
-    def _transparent(self, frame: Jt808Frame, r: _Reader, received: datetime) -> list[_Out]:
+    def _transparent(self, frame: Jt808Frame, r: ByteReader, received: datetime) -> list[_Out]:
         self._response = self._general_response(frame)
         content_type = r.u8()
         if content_type == 0x40:
@@ -1749,14 +1672,14 @@ class Jt808Decoder(ProtocolDecoder):
                 if sub_id == 0x0002 and sub.remaining >= 2:
                     out.set("collision", sub.u16() / 256.0 / 100.0)
                 elif sub_id == 0x0006 and sub.remaining >= 6:
-                    out.set("device_time", _iso(self._bcd_time(sub)))
+                    out.set("device_time", iso_utc(self._bcd_time(sub)))
             return [out]
         if content_type in (0x53, 0x54):
             return [self._transparent_sensors(content_type, r)]
         out = _Out("info", {"transparent_type": content_type, "payload_hex": r.rest().hex()})
         return [out]
 
-    def _transparent_text(self, r: _Reader) -> _Out:
+    def _transparent_text(self, r: ByteReader) -> _Out:
         text = _java_trim(r.rest().decode("latin-1"))
         out = _Out("info")
         if text.startswith("GTSL"):
@@ -1767,11 +1690,11 @@ class Jt808Decoder(ProtocolDecoder):
             out.set("transparent_text", text)
         return out
 
-    def _transparent_fix(self, r: _Reader, out: _Out, time_utc: datetime) -> None:
+    def _transparent_fix(self, r: ByteReader, out: _Out, time_utc: datetime) -> None:
         latitude, longitude, valid = self._coordinates(r, out)
         out.fix = _Fix(time_utc, latitude, longitude, valid)
 
-    def _transparent_obd(self, r: _Reader) -> _Out:
+    def _transparent_obd(self, r: ByteReader) -> _Out:
         time_utc = self._bcd_time(r)
         out = _Out("obd")
         if r.u8() > 0:
@@ -1809,11 +1732,11 @@ class Jt808Decoder(ProtocolDecoder):
                 out.set("idling_time", r.u16())
                 out.set("trip_odometer_km", r.u16() * 100 / 1000)
                 out.set("trip_fuel", r.u16() / 100.0)
-            out.set("device_time", _iso(time_utc))
+            out.set("device_time", iso_utc(time_utc))
         elif subtype == 0x0B:
             if r.u8() > 0:
                 out.set("vin", r.text(17))
-            out.set("device_time", _iso(time_utc))
+            out.set("device_time", iso_utc(time_utc))
         elif subtype == 0x15:
             event = r.s32()
             alarm = _TRANSPARENT_EVENTS.get(event)
@@ -1821,15 +1744,15 @@ class Jt808Decoder(ProtocolDecoder):
                 out.set("event", event)
             else:
                 out.alarm(alarm)
-            out.set("device_time", _iso(time_utc))
+            out.set("device_time", iso_utc(time_utc))
         else:
             out.kind = "info"
             out.set("transparent_type", 0xF0)
-            out.set("device_time", _iso(time_utc))
+            out.set("device_time", iso_utc(time_utc))
             out.set("payload_hex", (bytes([subtype]) + r.rest()).hex())
         return out
 
-    def _transparent_sensors(self, content_type: int, r: _Reader) -> _Out:
+    def _transparent_sensors(self, content_type: int, r: ByteReader) -> _Out:
         out = _Out("location")
         latitude, longitude, valid = self._coordinates(r, out)
         altitude = float(r.s16())
@@ -1847,16 +1770,16 @@ class Jt808Decoder(ProtocolDecoder):
             while r.remaining > 0:
                 mask = r.u16()
                 r.skip(6)  # sample time
-                if _bit(mask, 0):
+                if bit_set(mask, 0):
                     out.set("light_sensor", r.u16())
-                if _bit(mask, 1):
+                if bit_set(mask, 1):
                     out.set("device_temp_c", r.s16() / 10.0)
                     out.set("humidity_pct", r.s16() / 10.0)
-                if _bit(mask, 2):
+                if bit_set(mask, 2):
                     out.set("temp3_c", r.s16() / 10.0)
-                if _bit(mask, 3):
+                if bit_set(mask, 3):
                     r.skip(6)  # acceleration
-                if _bit(mask, 4):
+                if bit_set(mask, 4):
                     out.set("air_pressure", r.u16())
         return out
 
@@ -1882,7 +1805,7 @@ def _tilt(value: int) -> int:
     return value - 0x10000 if value > 0x8000 else value
 
 
-def _custom_double(r: _Reader) -> float:
+def _custom_double(r: ByteReader) -> float:
     whole = r.s8()
     fraction = r.u8()
     sign = -1 if whole < 0 else 1
@@ -1926,7 +1849,7 @@ _OBD_VALUES: Final[dict[int, tuple[str, int, float | None]]] = {
 }  # fmt: skip
 
 
-def _obd_value(data_id: int, r: _Reader, out: _Out) -> None:
+def _obd_value(data_id: int, r: ByteReader, out: _Out) -> None:
     if data_id == 0xFEEC:
         out.set("vin", r.rest().decode("latin-1"))
         return
@@ -1956,7 +1879,7 @@ def _valid_binary(candidate: bytes) -> bool:
     return len(data) >= _MIN_FRAME_INSIDE and xor_checksum(data[:-1]) == data[-1]
 
 
-class Jt808Framer(StreamFramer):
+class Jt808Framer(StepFramer):
     """Cuts ``7E ... 7E`` frames (and ``( ... )`` text sentences) out of a TCP stream.
 
     * Bytes before a delimiter (or ``(``) are reported as ``garbage``.
@@ -1974,22 +1897,6 @@ class Jt808Framer(StreamFramer):
     def __init__(self, *, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
         super().__init__(max_frame_size=max(max_frame_size, 32))
 
-    def feed(self, data: bytes) -> list[bytes | FramingError]:
-        out: list[bytes | FramingError] = []
-        self._buffer += data
-        while self._step(out):
-            pass
-        return out
-
-    def _emit(self, out: list[bytes | FramingError], count: int, reason: str, detail: str = "") -> None:
-        if count > 0:
-            out.append(FramingError(reason, bytes(self._buffer[:count]), detail))
-            del self._buffer[:count]
-
-    def _take(self, out: list[bytes | FramingError], count: int) -> None:
-        out.append(bytes(self._buffer[:count]))
-        del self._buffer[:count]
-
     def _next_start(self, start: int) -> int:
         buf = self._buffer
         binary = buf.find(DELIMITER, start)
@@ -2006,10 +1913,10 @@ class Jt808Framer(StreamFramer):
             return False
         start = self._next_start(0)
         if start < 0:
-            self._emit(out, len(buf), "garbage", "no frame start")
+            self._emit_skip(out, len(buf), "garbage", "no frame start")
             return False
         if start > 0:
-            self._emit(out, start, "garbage", "bytes before a frame start")
+            self._emit_skip(out, start, "garbage", "bytes before a frame start")
         if buf[0] == TEXT_START:
             return self._text_step(out)
         return self._binary_step(out)
@@ -2020,13 +1927,13 @@ class Jt808Framer(StreamFramer):
         for i in range(1, min(len(buf), longest)):
             b = buf[i]
             if b == TEXT_END:
-                self._take(out, i + 1)
+                self._emit_frame(out, i + 1)
                 return True
             if not 0x20 <= b < DELIMITER or b == TEXT_START:
-                self._emit(out, i, "garbage", "'(' without a text sentence")
+                self._emit_skip(out, i, "garbage", "'(' without a text sentence")
                 return True
         if len(buf) >= longest:
-            self._emit(out, 1, "garbage", "'(' without a text sentence")
+            self._emit_skip(out, 1, "garbage", "'(' without a text sentence")
             return True
         return False
 
@@ -2035,33 +1942,33 @@ class Jt808Framer(StreamFramer):
         end = buf.find(DELIMITER, 1)
         if end < 0:
             if len(buf) > self.max_frame_size:
-                self._emit(out, len(buf), "frame_too_long", "no closing delimiter within the size limit")
+                self._emit_skip(out, len(buf), "frame_too_long", "no closing delimiter within the size limit")
                 return True
             return False
         if end == 1:
-            self._emit(out, 1, "garbage", "a lone delimiter")
+            self._emit_skip(out, 1, "garbage", "a lone delimiter")
             return True
         if end + 1 > self.max_frame_size:
-            self._emit(out, end, "frame_too_long", f"{end + 1} bytes between delimiters")
+            self._emit_skip(out, end, "frame_too_long", f"{end + 1} bytes between delimiters")
             return True
         candidate = bytes(buf[: end + 1])
         if _valid_binary(candidate):
-            self._take(out, end + 1)
+            self._emit_frame(out, end + 1)
             return True
         if len(unescape(candidate[1:-1])[0]) < _MIN_FRAME_INSIDE:
-            self._emit(out, end, "garbage", "too short for a frame")  # the closing 7E may start one
+            self._emit_skip(out, end, "garbage", "too short for a frame")  # the closing 7E may start one
             return True
         # A bad candidate: junk ending on the next frame's start, or a damaged frame?
         following = buf.find(DELIMITER, end + 1)
         if following < 0:
             if len(buf) > self.max_frame_size:
-                self._take(out, end + 1)
+                self._emit_frame(out, end + 1)
                 return True
             return False  # wait for what follows to decide
         if following > end + 1 and _valid_binary(bytes(buf[end : following + 1])):
-            self._emit(out, end, "garbage", "delimiter without a valid frame")
+            self._emit_skip(out, end, "garbage", "delimiter without a valid frame")
             return True
-        self._take(out, end + 1)  # a damaged frame: the decoder refuses it with its bytes
+        self._emit_frame(out, end + 1)  # a damaged frame: the decoder refuses it with its bytes
         return True
 
 

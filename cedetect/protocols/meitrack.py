@@ -122,10 +122,11 @@ from cedetect.protocols.base import (
     FramingError,
     ProtocolDecoder,
     ProtocolSpec,
-    StreamFramer,
+    StepFramer,
     make_position,
     validate_device_id,
 )
+from cedetect.protocols.reader import ByteReader
 
 PROTOCOL: Final = "meitrack"
 
@@ -305,7 +306,7 @@ def _reply(frame: MeitrackFrame, data: bytes) -> bytes:
 # -- framing ----------------------------------------------------------------------------------------
 
 
-class MeitrackFramer(StreamFramer):
+class MeitrackFramer(StepFramer):
     """Cuts ``$$`` frames out of a TCP stream by their length field.
 
     A candidate is taken when the length field is sane and the bytes it spans end in ``*XX\\r\\n``.
@@ -319,18 +320,6 @@ class MeitrackFramer(StreamFramer):
 
     def __init__(self, *, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
         super().__init__(max_frame_size=max(max_frame_size, 16))
-
-    def feed(self, data: bytes) -> list[bytes | FramingError]:
-        out: list[bytes | FramingError] = []
-        self._buffer += data
-        while self._step(out):
-            pass
-        return out
-
-    def _skip(self, out: list[bytes | FramingError], count: int, reason: str, detail: str) -> None:
-        if count > 0:
-            out.append(FramingError(reason, bytes(self._buffer[:count]), detail))
-            del self._buffer[:count]
 
     def _probe(self, at: int) -> tuple[str, int]:
         """Verdict on the candidate at ``at``: ok, bad_crc, need_more, or a skip reason; and its size."""
@@ -381,10 +370,10 @@ class MeitrackFramer(StreamFramer):
         start = buf.find(START)
         if start < 0:
             keep = 1 if buf[-1:] == b"$" else 0
-            self._skip(out, len(buf) - keep, "garbage", "no $$ start")
+            self._emit_skip(out, len(buf) - keep, "garbage", "no $$ start")
             return False
         if start > 0:
-            self._skip(out, start, "garbage", "bytes before $$")
+            self._emit_skip(out, start, "garbage", "bytes before $$")
         verdict, total = self._probe(0)
         if verdict == "ok":
             out.append(bytes(buf[:total]))
@@ -393,11 +382,11 @@ class MeitrackFramer(StreamFramer):
         if verdict in ("bad_length", "frame_too_long", "bad_stop_bytes"):
             following = buf.find(START, 1)
             skip = following if following > 0 else len(buf) - (1 if buf[-1:] == b"$" else 0)
-            self._skip(out, max(skip, 1), verdict, f"length field gives {total} bytes" if total else "no length")
+            self._emit_skip(out, max(skip, 1), verdict, f"length field gives {total} bytes" if total else "no length")
             return True
         inside = self._valid_inside(total if total else len(buf))
         if inside > 0:
-            self._skip(out, inside, "garbage", "$$ without a valid frame")
+            self._emit_skip(out, inside, "garbage", "$$ without a valid frame")
             return True
         if verdict == "bad_crc":
             out.append(bytes(buf[:total]))
@@ -429,41 +418,15 @@ class _Out:
     attrs: dict[str, AttributeValue] = field(default_factory=dict)
 
 
-class _LeReader:
-    """Bounds-checked little-endian reads over binary record data."""
+class _Reader(ByteReader):
+    """Little-endian binary record data (``uint_le``/``sint_le``); parameter ids are read big-endian."""
 
-    __slots__ = ("_data", "pos")
-
-    def __init__(self, data: bytes, pos: int = 0) -> None:
-        self._data = data
-        self.pos = pos
-
-    @property
-    def remaining(self) -> int:
-        return len(self._data) - self.pos
-
-    def take(self, count: int) -> bytes:
-        if count < 0 or count > self.remaining:
-            raise DecodeError(
-                DecodeReason.TRUNCATED, f"record needs {count} more bytes at offset {self.pos}, has {self.remaining}"
-            )
-        chunk = self._data[self.pos : self.pos + count]
-        self.pos += count
-        return chunk
-
-    def uint(self, size: int) -> int:
-        return int.from_bytes(self.take(size), "little")
-
-    def sint(self, size: int) -> int:
-        return int.from_bytes(self.take(size), "little", signed=True)
-
-    def peek(self) -> int:
-        if self.remaining < 1:
-            raise DecodeError(DecodeReason.TRUNCATED, f"record ends at offset {self.pos}")
-        return self._data[self.pos]
+    __slots__ = ()
+    subject = "record "
 
     def param_id(self) -> int:
-        return self.uint(1) if self.peek() != 0xFE else int.from_bytes(self.take(2))
+        """A one-byte parameter id, or two bytes after the ``FE`` escape."""
+        return self.u8() if self.peek() != 0xFE else self.u16()
 
 
 def _since_2000(seconds: int) -> datetime:
@@ -673,44 +636,44 @@ class MeitrackDecoder(ProtocolDecoder):
     # -- CCC / CCE ------------------------------------------------------------------------------
 
     def _ccc(self, data: bytes) -> list[_Out]:
-        r = _LeReader(data)
-        r.uint(2)  # protocol version
-        record_length = r.uint(2)
-        remaining = r.uint(4)
+        r = _Reader(data)
+        r.uint_le(2)  # protocol version
+        record_length = r.uint_le(2)
+        remaining = r.uint_le(4)
         if record_length < _CCC_RECORD_MIN:
             raise DecodeError(DecodeReason.MALFORMED, f"CCC record length {record_length} below {_CCC_RECORD_MIN}")
         if r.remaining % record_length:
             raise DecodeError(DecodeReason.TRUNCATED, f"{r.remaining} record bytes are no multiple of {record_length}")
         outs: list[_Out] = []
         while r.remaining:
-            record = _LeReader(r.take(record_length))
+            record = _Reader(r.take(record_length))
             a: dict[str, AttributeValue] = {"archive": True, "remaining_cache": remaining}
-            event = record.uint(1)
+            event = record.u8()
             a["event"] = event
             alarm = _alarm_for(event)
             if alarm is not None:
                 a["alarm"] = join_alarms(alarm)
-            latitude = record.sint(4) / 1_000_000
-            longitude = record.sint(4) / 1_000_000
-            time_utc = _since_2000(record.uint(4))
-            valid = record.uint(1) == 1
-            satellites = record.uint(1)
-            a["rssi"] = record.uint(1)
-            speed = float(record.uint(2))
-            course = float(record.uint(2))
-            hdop = record.uint(2) / 10.0
-            altitude = float(record.uint(2))
-            a["odometer_km"] = record.uint(4) / 1000.0
-            a["run_time_s"] = record.uint(4)
-            a["mcc"] = record.uint(2)
-            a["mnc"] = record.uint(2)
-            a["lac"] = record.uint(2)
-            a["cell_id"] = record.uint(2)
-            a["status"] = record.uint(2)
-            a["adc1_raw"] = record.uint(2)
-            a["battery_v"] = record.uint(2) / 100.0
-            a["power_raw"] = record.uint(2)
-            a["geofence_id"] = record.uint(4)
+            latitude = record.sint_le(4) / 1_000_000
+            longitude = record.sint_le(4) / 1_000_000
+            time_utc = _since_2000(record.uint_le(4))
+            valid = record.u8() == 1
+            satellites = record.u8()
+            a["rssi"] = record.u8()
+            speed = float(record.uint_le(2))
+            course = float(record.uint_le(2))
+            hdop = record.uint_le(2) / 10.0
+            altitude = float(record.uint_le(2))
+            a["odometer_km"] = record.uint_le(4) / 1000.0
+            a["run_time_s"] = record.uint_le(4)
+            a["mcc"] = record.uint_le(2)
+            a["mnc"] = record.uint_le(2)
+            a["lac"] = record.uint_le(2)
+            a["cell_id"] = record.uint_le(2)
+            a["status"] = record.uint_le(2)
+            a["adc1_raw"] = record.uint_le(2)
+            a["battery_v"] = record.uint_le(2) / 100.0
+            a["power_raw"] = record.uint_le(2)
+            a["geofence_id"] = record.uint_le(4)
             fix = _Fix(
                 time_utc=time_utc,
                 latitude=latitude,
@@ -726,32 +689,32 @@ class MeitrackDecoder(ProtocolDecoder):
         return outs
 
     def _cce(self, data: bytes) -> list[_Out]:
-        r = _LeReader(data)
-        remaining = r.uint(4)
-        count = r.uint(2)
+        r = _Reader(data)
+        remaining = r.uint_le(4)
+        count = r.uint_le(2)
         outs: list[_Out] = []
         for _ in range(count):
-            length = r.uint(2)
-            record = _LeReader(r.take(length))
+            length = r.uint_le(2)
+            record = _Reader(r.take(length))
             outs.append(self._cce_record(record, remaining))
         if r.remaining:
             raise DecodeError(DecodeReason.MALFORMED, f"{r.remaining} bytes after {count} CCE records")
         return outs
 
-    def _cce_record(self, r: _LeReader, remaining: int) -> _Out:
+    def _cce_record(self, r: _Reader, remaining: int) -> _Out:
         a: dict[str, AttributeValue] = {"archive": True, "remaining_cache": remaining}
-        a["record_index"] = r.uint(2)
+        a["record_index"] = r.uint_le(2)
         values: dict[str, float | int | datetime | bool] = {}
-        for _ in range(r.uint(1)):
-            self._cce_byte(r.param_id(), r.uint(1), a, values)
-        for _ in range(r.uint(1)):
+        for _ in range(r.u8()):
+            self._cce_byte(r.param_id(), r.u8(), a, values)
+        for _ in range(r.u8()):
             self._cce_word(r.param_id(), r, a, values)
-        for _ in range(r.uint(1)):
+        for _ in range(r.u8()):
             self._cce_dword(r.param_id(), r, a, values)
         cells = wifi = 0
-        for _ in range(r.uint(1)):
+        for _ in range(r.u8()):
             param = r.param_id()
-            item = _LeReader(r.take(r.uint(1)))
+            item = _Reader(r.take(r.u8()))
             kind = self._cce_variable(param, item, a)
             cells += kind == "cell"
             wifi += kind == "wifi"
@@ -815,12 +778,12 @@ class MeitrackDecoder(ProtocolDecoder):
 
     @staticmethod
     def _cce_word(
-        param: int, r: _LeReader, a: dict[str, AttributeValue], values: dict[str, float | int | datetime | bool]
+        param: int, r: _Reader, a: dict[str, AttributeValue], values: dict[str, float | int | datetime | bool]
     ) -> None:
         if param == 0x0B:
-            values["altitude"] = r.sint(2)
+            values["altitude"] = r.sint_le(2)
             return
-        value = r.uint(2)
+        value = r.uint_le(2)
         if param == 0x08:
             values["speed"] = value
         elif param == 0x09:
@@ -854,12 +817,12 @@ class MeitrackDecoder(ProtocolDecoder):
 
     @staticmethod
     def _cce_dword(
-        param: int, r: _LeReader, a: dict[str, AttributeValue], values: dict[str, float | int | datetime | bool]
+        param: int, r: _Reader, a: dict[str, AttributeValue], values: dict[str, float | int | datetime | bool]
     ) -> None:
         if param in (0x02, 0x03):
-            values["latitude" if param == 0x02 else "longitude"] = r.sint(4) / 1_000_000
+            values["latitude" if param == 0x02 else "longitude"] = r.sint_le(4) / 1_000_000
             return
-        value = r.uint(4)
+        value = r.uint_le(4)
         if param == 0x04:
             values["time"] = _since_2000(value)
         elif param == 0x0C:
@@ -878,34 +841,34 @@ class MeitrackDecoder(ProtocolDecoder):
             a["engine_hours_h"] = value / 60.0
 
     @staticmethod
-    def _cce_variable(param: int, r: _LeReader, a: dict[str, AttributeValue]) -> str:
+    def _cce_variable(param: int, r: _Reader, a: dict[str, AttributeValue]) -> str:
         if 0x1D <= param <= 0x25:
             return "wifi"
         if param in (0x0E, 0x0F, 0x10, 0x12, 0x13):
             if "mcc" not in a:
-                a["mcc"] = r.uint(2)
-                a["mnc"] = r.uint(2)
-                a["lac"] = r.uint(2)
-                a["cell_id"] = r.uint(4)
+                a["mcc"] = r.uint_le(2)
+                a["mnc"] = r.uint_le(2)
+                a["lac"] = r.uint_le(2)
+                a["cell_id"] = r.uint_le(4)
             return "cell"
         if 0x2A <= param <= 0x31:
-            r.uint(1)  # label
-            a[f"temp{param - 0x2A}_c"] = r.sint(2) / 100.0
+            r.u8()  # label
+            a[f"temp{param - 0x2A}_c"] = r.sint_le(2) / 100.0
         elif param == 0xFE31:
-            alarm_protocol = r.uint(1)
-            a["alarm_type"] = r.uint(1)
+            alarm_protocol = r.u8()
+            a["alarm_type"] = r.u8()
             if alarm_protocol == 0x02 and r.remaining > 1:
                 a["image_file"] = r.take(r.remaining).decode("latin-1")
         elif param == 0xFE73:
-            r.uint(1)  # version
-            a["tag_name"] = r.take(r.uint(1)).decode("latin-1")
+            r.u8()  # version
+            a["tag_name"] = r.take(r.u8()).decode("latin-1")
             r.take(6)  # mac
-            a["tag_battery_level"] = r.uint(1)
-            a["tag_temp_c"] = r.sint(2) / 256.0
-            a["tag_humidity_pct"] = r.sint(2) / 256.0
+            a["tag_battery_level"] = r.u8()
+            a["tag_temp_c"] = r.sint_le(2) / 256.0
+            a["tag_humidity_pct"] = r.sint_le(2) / 256.0
         elif param == 0xFEA8:
             for index in (1, 2, 3):
-                present, level = r.uint(1), r.uint(1)
+                present, level = r.u8(), r.u8()
                 if present:
                     a["battery_level" if index == 1 else f"battery{index}_level"] = level
         return "other"

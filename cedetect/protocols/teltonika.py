@@ -137,7 +137,6 @@ Protocol-specific names:
 from __future__ import annotations
 
 import re
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -156,9 +155,11 @@ from cedetect.protocols.base import (
     FramingError,
     ProtocolDecoder,
     ProtocolSpec,
-    StreamFramer,
+    StepFramer,
     make_position,
 )
+from cedetect.protocols.common import iso_utc
+from cedetect.protocols.reader import ByteReader
 
 PROTOCOL: Final = "teltonika"
 
@@ -318,48 +319,6 @@ def parse_udp_packet(datagram: bytes) -> UdpPacket:
 # -- reading ------------------------------------------------------------------------------------
 
 
-class _Reader:
-    """Bounds-checked big-endian reads."""
-
-    __slots__ = ("_data", "_pos")
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._pos = 0
-
-    @property
-    def remaining(self) -> int:
-        return len(self._data) - self._pos
-
-    def take(self, count: int) -> bytes:
-        if count < 0 or count > self.remaining:
-            raise DecodeError(
-                DecodeReason.TRUNCATED, f"needs {count} more bytes at offset {self._pos}, has {self.remaining}"
-            )
-        chunk = self._data[self._pos : self._pos + count]
-        self._pos += count
-        return chunk
-
-    def uint(self, size: int) -> int:
-        return int.from_bytes(self.take(size))
-
-    def sint(self, size: int) -> int:
-        return int.from_bytes(self.take(size), signed=True)
-
-    def u8(self) -> int:
-        return self.uint(1)
-
-    def u16(self) -> int:
-        return self.uint(2)
-
-    def u32(self) -> int:
-        return self.uint(4)
-
-    def f32(self) -> float:
-        value: float = struct.unpack(">f", self.take(4))[0]
-        return value
-
-
 def _unsigned(raw: bytes) -> int:
     return int.from_bytes(raw)
 
@@ -376,10 +335,6 @@ def _default_value(raw: bytes) -> int:
 def _printable(data: bytes) -> bool:
     """traccar's test: no control characters except CR/LF, and 7-bit only."""
     return all(0x20 <= b < 0x80 or b in (0x0A, 0x0D) for b in data)
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat()
 
 
 def _time_from_ms(ms: int) -> datetime:
@@ -715,7 +670,7 @@ def _apply_gh3000_io(record: _Record, io_id: int, raw: bytes) -> None:
 
 def _decode_beacons(record: _Record, data: bytes) -> None:
     """Codec 8E IO 385: iBeacon/Eddystone list."""
-    r = _Reader(data)
+    r = ByteReader(data)
     r.u8()  # data part
     index = 1
     a = record.attrs
@@ -739,12 +694,12 @@ def _decode_beacons(record: _Record, data: bytes) -> None:
 
 def _decode_tags(record: _Record, data: bytes) -> None:
     """Codec 8E IO 548/10829/10831: BLE tags, each a list of (parameter id, length, value)."""
-    r = _Reader(data)
+    r = ByteReader(data)
     r.u8()  # header
     index = 1
     a = record.attrs
     while r.remaining:
-        tag = _Reader(r.take(r.u8()))
+        tag = ByteReader(r.take(r.u8()))
         prefix = f"tag{index}"
         while tag.remaining:
             parameter = tag.u8()
@@ -779,7 +734,7 @@ def _decode_variable(record: _Record, io_id: int, data: bytes) -> None:
         record.attrs[f"io{io_id}"] = data.hex()
 
 
-def _read_fm_record(r: _Reader, codec: int, *, extended: bool, table: dict[int, _Io]) -> _Record:
+def _read_fm_record(r: ByteReader, codec: int, *, extended: bool, table: dict[int, _Io]) -> _Record:
     """One record of codec 8, 8E or 16."""
     wide_ids = codec in (CODEC_8_EXT, CODEC_16)
     wide_counts = codec == CODEC_8_EXT
@@ -818,7 +773,7 @@ def _read_fm_record(r: _Reader, codec: int, *, extended: bool, table: dict[int, 
     return record
 
 
-def _read_gh3000_record(r: _Reader) -> _Record:
+def _read_gh3000_record(r: ByteReader) -> _Record:
     """One GH3000 (codec 7) record."""
     seconds = (r.u32() & 0x3FFF_FFFF) + _GH3000_EPOCH_S
     record = _Record(time_utc=_EPOCH + timedelta(seconds=seconds))
@@ -846,7 +801,7 @@ def _read_gh3000_record(r: _Reader) -> _Record:
             a["operator"] = r.u32()
     else:
         record.has_fix = False
-        a["device_time"] = _iso(record.time_utc)
+        a["device_time"] = iso_utc(record.time_utc)
     for bit, size in ((0x02, 1), (0x04, 2), (0x08, 4)):
         if global_mask & bit:
             for _ in range(r.u8()):
@@ -857,7 +812,7 @@ def _read_gh3000_record(r: _Reader) -> _Record:
 
 def _read_records(records: bytes, codec: int, count: int, *, extended: bool, model: str | None) -> list[_Record]:
     """All records of an AVL data field; they must fill it exactly."""
-    r = _Reader(records)
+    r = ByteReader(records)
     table = _FMB_TABLE if is_fmb_model(model) else _COMMON_IO
     out: list[_Record] = []
     for _ in range(count):
@@ -899,12 +854,12 @@ def _reply_text(payload: bytes, attrs: dict[str, AttributeValue]) -> None:
     attrs["result"] = text
 
 
-def _read_codec12(r: _Reader) -> tuple[str, dict[str, AttributeValue]]:
+def _read_codec12(r: ByteReader) -> tuple[str, dict[str, AttributeValue]]:
     attrs: dict[str, AttributeValue] = {}
     kind = "command_reply"
     packet_type = r.u8()
     attrs["message_type"] = packet_type
-    body = _Reader(r.take(r.u32()))
+    body = ByteReader(r.take(r.u32()))
     if packet_type == 0x0D:  # camera
         kind = "photo"
         subtype = body.u8()
@@ -922,16 +877,16 @@ def _read_codec12(r: _Reader) -> tuple[str, dict[str, AttributeValue]]:
     return kind, attrs
 
 
-def _read_codec13(r: _Reader) -> dict[str, AttributeValue]:
+def _read_codec13(r: ByteReader) -> dict[str, AttributeValue]:
     attrs: dict[str, AttributeValue] = {"message_type": r.u8()}
-    body = _Reader(r.take(r.u32()))
+    body = ByteReader(r.take(r.u32()))
     seconds = body.u32()
     if seconds < _Y2000_S and body.remaining >= 4:
         # a 64-bit millisecond timestamp: these were its high 4 bytes
         device_time = _time_from_ms((seconds << 32) | body.u32())
     else:
         device_time = _EPOCH + timedelta(seconds=seconds)
-    attrs["device_time"] = _iso(device_time)
+    attrs["device_time"] = iso_utc(device_time)
     payload = body.take(body.remaining)
     if _printable(payload):
         text = payload.decode("ascii").strip()
@@ -979,7 +934,7 @@ class _TeltonikaBase(ProtocolDecoder):
     ) -> list[DecodedMessage]:
         device_id = self._require_device_id()
         if codec in COMMAND_CODECS:
-            r = _Reader(records)
+            r = ByteReader(records)
             messages: list[DecodedMessage] = []
             for _ in range(count):
                 if codec == CODEC_12:
@@ -1119,7 +1074,7 @@ def _probe(buf: bytearray, at: int, max_frame_size: int) -> tuple[_Probe, int]:
     return _Probe.OK, total
 
 
-class TeltonikaFramer(StreamFramer):
+class TeltonikaFramer(StepFramer):
     """Cuts a Teltonika TCP stream into frames: IMEI handshakes, AVL packets and ``FF`` keep-alives.
 
     A handshake is taken when its length is 8-20 and its bytes are ASCII digits; an AVL packet when
@@ -1141,23 +1096,15 @@ class TeltonikaFramer(StreamFramer):
         #: Offsets 1 .. this-1 of the buffer are known to start no frame (a verdict more bytes cannot change).
         self._no_start_before = 1
 
-    def feed(self, data: bytes) -> list[bytes | FramingError]:
-        out: list[bytes | FramingError] = []
-        self._buffer += data
-        while self._step(out):
-            pass
-        return out
-
-    def _emit_frame(self, out: list[bytes | FramingError], total: int) -> None:
-        out.append(bytes(self._buffer[:total]))
-        del self._buffer[:total]
+    def _emit_frame(self, out: list[bytes | FramingError], count: int) -> None:
+        out.append(bytes(self._buffer[:count]))  # not super(): this is the per-frame path
+        del self._buffer[:count]
         self._synced = True
         self._no_start_before = 1
 
-    def _emit_skip(self, out: list[bytes | FramingError], count: int, reason: str, detail: str) -> None:
+    def _emit_skip(self, out: list[bytes | FramingError], count: int, reason: str, detail: str = "") -> None:
         if count > 0:
-            out.append(FramingError(reason, bytes(self._buffer[:count]), detail))
-            del self._buffer[:count]
+            super()._emit_skip(out, count, reason, detail)
             self._synced = False
             self._no_start_before = 1
 

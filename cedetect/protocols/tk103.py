@@ -112,9 +112,10 @@ from cedetect.protocols.base import (
     FramingError,
     ProtocolDecoder,
     ProtocolSpec,
-    StreamFramer,
+    StepFramer,
     make_position,
 )
+from cedetect.protocols.common import datetime_2000, ddmm_minutes, parse_float, parse_int
 
 PROTOCOL: Final = "tk103"
 DEFAULT_MAX_FRAME_SIZE: Final = 1024
@@ -214,40 +215,17 @@ def _is_location_command(command: str) -> bool:
 # -- small parsers ----------------------------------------------------------------------------------
 
 
-def _int(text: str, what: str, base: int = 10) -> int:
-    try:
-        return int(text.strip(), base)
-    except ValueError:
-        raise DecodeError(DecodeReason.MALFORMED, f"{what}: {text!r} is not a number") from None
-
-
-def _float(text: str, what: str) -> float:
-    try:
-        return float(text.strip())
-    except ValueError:
-        raise DecodeError(DecodeReason.MALFORMED, f"{what}: {text!r} is not a number") from None
-
-
-def _datetime(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
-    try:
-        return datetime(2000 + year, month, day, hour, minute, second, tzinfo=UTC)
-    except ValueError as exc:
-        raise DecodeError(
-            DecodeReason.INVALID_TIME, f"20{year:02d}-{month:02d}-{day:02d} {hour:02d}:{minute:02d}:{second:02d}: {exc}"
-        ) from None
-
-
 def _device_time(match: re.Match[str]) -> dict[str, AttributeValue]:
     """``device_time`` (``dd mo yy hh mi ss`` groups) of a report without a fix; left out when impossible."""
     try:
-        time = _datetime(*(int(match[key]) for key in ("yy", "mo", "dd", "hh", "mi", "ss")))
+        time = datetime_2000(*(int(match[key]) for key in ("yy", "mo", "dd", "hh", "mi", "ss")))
     except DecodeError:
         return {}
     return {"device_time": time.isoformat()}
 
 
 def _coordinate(degrees: str, minutes: str, hemisphere: str) -> float:
-    value = (_int(degrees, "degrees") if degrees.strip() else 0) + _float(minutes, "minutes") / 60
+    value = (parse_int(degrees, "degrees") if degrees.strip() else 0) + parse_float(minutes, "minutes") / 60
     return -value if hemisphere in ("S", "W") else value
 
 
@@ -484,13 +462,13 @@ class Tk103Decoder(ProtocolDecoder):
         if match is None:
             raise DecodeError(DecodeReason.MALFORMED, "ZC20 is date,time,level,battery,power,installed")
         attributes = _device_time(match)
-        level = _int(match["level"], "battery level")
+        level = parse_int(match["level"], "battery level")
         if level != 255 and (grade := _battery_grade(level)) is not None:
             attributes["battery_level"] = grade
-        battery = _int(match["battery"], "battery voltage")
+        battery = parse_int(match["battery"], "battery voltage")
         if battery != 65535:
             attributes["battery_v"] = round(battery * 0.01, 2)
-        power = _int(match["power"], "power voltage")
+        power = parse_int(match["power"], "power voltage")
         if power != 65535:
             attributes["power_v"] = round(power * 0.1, 1)
         return self._report("status", context, attributes)
@@ -502,10 +480,10 @@ class Tk103Decoder(ProtocolDecoder):
             if match is None:
                 raise DecodeError(DecodeReason.MALFORMED, "BZ00 is mcc,mnc,lac,cid or {mcc,mnc,lac,cid} cells")
             attributes = {
-                "mcc": _int(match["mcc"], "mcc"),
-                "mnc": _int(match["mnc"], "mnc"),
-                "lac": _int(match["lac"], "lac", 16),
-                "cell_id": _int(match["cid"], "cell id", 16),
+                "mcc": parse_int(match["mcc"], "mcc"),
+                "mnc": parse_int(match["mnc"], "mnc"),
+                "lac": parse_int(match["lac"], "lac", 16),
+                "cell_id": parse_int(match["cid"], "cell id", 16),
             }
         return self._report("lbs", context, attributes)
 
@@ -525,10 +503,10 @@ class Tk103Decoder(ProtocolDecoder):
         attributes: dict[str, AttributeValue] = dict(COMMAND_ATTRIBUTES.get(context.command, {}))
         attributes.update(
             {
-                "mcc": _int(match["mcc"], "mcc"),
-                "mnc": _int(match["mnc"], "mnc"),
-                "lac": _int(match["lac"], "lac"),
-                "cell_id": _int(match["cid"], "cell id"),
+                "mcc": parse_int(match["mcc"], "mcc"),
+                "mnc": parse_int(match["mnc"], "mnc"),
+                "lac": parse_int(match["lac"], "lac"),
+                "cell_id": parse_int(match["cid"], "cell id"),
                 "wifi_count": len([ap for ap in match["wifi"].split(",") if ap]),
                 **_device_time(match),
             }
@@ -562,21 +540,21 @@ class Tk103Decoder(ProtocolDecoder):
 
         altitude = satellites = None
         if match["status"] is not None:
-            course = _float(match["course6"] or match["course2"], "course")
+            course = parse_float(match["course6"] or match["course2"], "course")
             attributes.update(_status_attributes(match["status"], match["odometer"]))
         else:
-            course = _float(match["course"], "course")
+            course = parse_float(match["course"], "course")
             tail = match["tail"]
             if (extra := _TAIL_STATUS.fullmatch(tail)) is not None:
                 attributes.update(_status_attributes(extra["status"], extra["odometer"]))
             elif (extra := _TAIL_ALTITUDE.fullmatch(tail)) is not None:
-                altitude = _float(extra["alt"], "altitude")
-                satellites = min(_int(extra["sat"], "satellites"), 255)
+                altitude = parse_float(extra["alt"], "altitude")
+                satellites = min(parse_int(extra["sat"], "satellites"), 255)
         if match["temp"] is not None:
-            attributes["temp1_c"] = _float(match["temp"], "temperature")
+            attributes["temp1_c"] = parse_float(match["temp"], "temperature")
 
         try:
-            time_utc = _datetime(year, month, day, hour, minute, second)
+            time_utc = datetime_2000(year, month, day, hour, minute, second)
         except DecodeError:
             if valid:
                 raise
@@ -592,7 +570,7 @@ class Tk103Decoder(ProtocolDecoder):
             received_utc=context.received_utc,
             latitude=_coordinate(match["lat_d"], match["lat_m"], match["lat_h"]),
             longitude=_coordinate(match["lon_d"], match["lon_m"], match["lon_h"]),
-            speed_kmh=_float(match["speed"], "speed"),
+            speed_kmh=parse_float(match["speed"], "speed"),
             heading_deg=0.0 if course == 360.0 else course,
             valid=valid,
             altitude_m=altitude,
@@ -617,18 +595,11 @@ class _Frame:
 # -- framer -----------------------------------------------------------------------------------------
 
 
-class Tk103Framer(StreamFramer):
+class Tk103Framer(StepFramer):
     """Frames ``(...)`` TK103 messages out of a TCP stream (see the module docstring)."""
 
     def __init__(self, *, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
         super().__init__(max_frame_size=max(max_frame_size, 2))
-
-    def feed(self, data: bytes) -> list[bytes | FramingError]:
-        out: list[bytes | FramingError] = []
-        self._buffer += data
-        while self._step(out):
-            pass
-        return out
 
     def _take(self, out: list[bytes | FramingError], count: int, reason: str | None = None, detail: str = "") -> None:
         chunk = bytes(self._buffer[:count])
@@ -673,12 +644,6 @@ class Tk103Framer(StreamFramer):
 # -- frame builders and the simulated device ------------------------------------------------------
 
 
-def _minutes(value: float, degree_digits: int) -> str:
-    total = round(abs(value) * 60 * 10_000)
-    degrees, rest = divmod(total, 60 * 10_000)
-    return f"{degrees:0{degree_digits}d}{rest // 10_000:02d}.{rest % 10_000:04d}"
-
-
 def location_content(
     *,
     time_utc: datetime,
@@ -697,9 +662,9 @@ def location_content(
     return (
         t.strftime("%y%m%d")
         + ("A" if valid else "V")
-        + _minutes(latitude, 2)
+        + ddmm_minutes(latitude, 2)
         + ("S" if latitude < 0 else "N")
-        + _minutes(longitude, 3)
+        + ddmm_minutes(longitude, 3)
         + ("W" if longitude < 0 else "E")
         + f"{min(speed_kmh, 999.9):05.1f}"
         + t.strftime("%H%M%S")

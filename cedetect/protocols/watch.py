@@ -94,7 +94,7 @@ from cedetect.protocols.base import (
     FramingError,
     ProtocolDecoder,
     ProtocolSpec,
-    StreamFramer,
+    StepFramer,
     make_position,
 )
 
@@ -568,7 +568,7 @@ def _split(raw: bytes) -> list[bytes]:
 # -- stream framer -------------------------------------------------------------------------------
 
 
-class WatchFramer(StreamFramer):
+class WatchFramer(StepFramer):
     """Cuts ``[...]`` frames out of a TCP stream (see the module docstring for text vs binary content).
 
     Bytes before a ``[`` are reported as ``garbage``; so is a ``[`` whose header cannot be one, or a
@@ -579,21 +579,9 @@ class WatchFramer(StreamFramer):
     def __init__(self, *, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
         super().__init__(max_frame_size=max(max_frame_size, MAX_HEADER + 2))
 
-    def feed(self, data: bytes) -> list[bytes | FramingError]:
-        out: list[bytes | FramingError] = []
-        self._buffer += data
-        while self._step(out):
-            pass
-        return out
-
-    def _emit(self, out: list[bytes | FramingError], count: int, reason: str, detail: str = "") -> None:
-        if count > 0:
-            out.append(FramingError(reason, bytes(self._buffer[:count]), detail))
-            del self._buffer[:count]
-
     def _skip_to_next_start(self, out: list[bytes | FramingError], reason: str, detail: str) -> None:
         following = self._buffer.find(FRAME_START, 1)
-        self._emit(out, following if following > 0 else len(self._buffer), reason, detail)
+        self._emit_skip(out, following if following > 0 else len(self._buffer), reason, detail)
 
     def _step(self, out: list[bytes | FramingError]) -> bool:
         buf = self._buffer
@@ -601,10 +589,10 @@ class WatchFramer(StreamFramer):
             return False
         start = buf.find(FRAME_START)
         if start < 0:
-            self._emit(out, len(buf), "garbage", "no '['")
+            self._emit_skip(out, len(buf), "garbage", "no '['")
             return False
         if start > 0:
-            self._emit(out, start, "garbage", "bytes before '['")
+            self._emit_skip(out, start, "garbage", "bytes before '['")
         try:
             header = parse_header(buf)
         except _IncompleteError:
@@ -637,7 +625,7 @@ class WatchFramer(StreamFramer):
             if b == FRAME_END:
                 return self._take(out, i + 1)
             if b == FRAME_START:
-                self._emit(out, i, "garbage", "text frame cut by a new '['")
+                self._emit_skip(out, i, "garbage", "text frame cut by a new '['")
                 return True
         if len(buf) >= self.max_frame_size:
             self._skip_to_next_start(out, "frame_too_long", "no ']' within the size limit")
@@ -663,8 +651,7 @@ class WatchFramer(StreamFramer):
         return not _printable_text(buf[h : end if end >= 0 else len(buf)])
 
     def _take(self, out: list[bytes | FramingError], count: int) -> bool:
-        out.append(bytes(self._buffer[:count]))
-        del self._buffer[:count]
+        self._emit_frame(out, count)
         return True
 
 
