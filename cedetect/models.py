@@ -58,7 +58,8 @@ class PositionFlag(StrEnum):
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # Strings are kept verbatim (no whitespace stripping): attribute values are evidence.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_version: Literal[1] = SCHEMA_VERSION
 

@@ -100,3 +100,10 @@ def test_alert_ids_are_deterministic() -> None:
         title="x",
     )
     assert Alert.model_validate_json(alert.model_dump_json()) == alert
+
+
+def test_attribute_text_is_kept_verbatim() -> None:
+    """Evidence is not normalised: a driver tag with leading whitespace stays exactly as decoded."""
+    position = _position(attributes={"driver_id": "\n\xcd ", "result": "  OK"})
+    assert position.attributes == {"driver_id": "\n\xcd ", "result": "  OK"}
+    assert Position.model_validate_json(position.model_dump_json()).attributes == position.attributes

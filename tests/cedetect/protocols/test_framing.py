@@ -2,58 +2,37 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cedetect.protocols.base import FramingError
 from cedetect.protocols.framing import GT06_DEFAULT_MAX_FRAME_SIZE, Gt06Framer
 from cedetect.protocols.gt06 import build_frame, encode_heartbeat, encode_login
-
-VECTORS_FILE = (
-    Path(__file__).resolve().parents[3].parent / "shared" / "data" / "tracker_vectors" / "tracker_vectors.json"
+from tests.cedetect.protocols.vectors import (
+    assert_noise_then_resync,
+    assert_resyncs_after_garbage,
+    assert_split_at_every_byte,
+    chunked,
+    errors_of,
+    feed_all,
+    frames_of,
+    garbage_stream,
+    load_vectors,
+    payload_bytes,
 )
 
 
 def _good_frames() -> list[bytes]:
-    if not VECTORS_FILE.is_file():
-        return []
-    vectors: list[dict[str, Any]] = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))["protocols"]["gt06"]
     frames = []
-    for vector in vectors:
+    for vector in load_vectors("gt06"):
         check = vector.get("frame_check_derived")
         if check and check["valid"] and check["length_field_matches"] and check["stop_bytes_0d0a"]:
-            frames.append(bytes.fromhex(vector["payload"]))
+            frames.append(payload_bytes(vector))
     return frames
 
 
 REAL_FRAMES = _good_frames()
 SAMPLE = REAL_FRAMES[:12]
-
-
-def _feed_all(framer: Gt06Framer, chunks: list[bytes]) -> list[bytes | FramingError]:
-    out: list[bytes | FramingError] = []
-    for chunk in chunks:
-        out.extend(framer.feed(chunk))
-        assert framer.buffered <= framer.max_frame_size
-    return out
-
-
-def _frames(items: list[bytes | FramingError]) -> list[bytes]:
-    return [item for item in items if isinstance(item, bytes)]
-
-
-def _errors(items: list[bytes | FramingError]) -> list[FramingError]:
-    return [item for item in items if isinstance(item, FramingError)]
-
-
-def _accounted(items: list[bytes | FramingError], framer: Gt06Framer) -> bytes:
-    """Every byte fed comes out exactly once: as a frame, as skipped garbage, or still buffered."""
-    parts = [item if isinstance(item, bytes) else item.raw for item in items]
-    return b"".join(parts) + b"".join(e.raw for e in framer.flush())
 
 
 def test_there_are_real_frames() -> None:
@@ -69,18 +48,13 @@ def test_each_real_frame_alone() -> None:
 
 
 def test_concatenated_real_frames_split_at_every_byte_boundary() -> None:
-    stream = b"".join(SAMPLE)
-    for cut in range(len(stream) + 1):
-        framer = Gt06Framer()
-        items = _feed_all(framer, [stream[:cut], stream[cut:]])
-        assert items == SAMPLE, f"split at {cut}"
-        assert framer.buffered == 0
+    assert_split_at_every_byte(Gt06Framer, SAMPLE)
 
 
 def test_all_real_frames_byte_by_byte() -> None:
     stream = b"".join(REAL_FRAMES)
     framer = Gt06Framer()
-    items = _feed_all(framer, [stream[i : i + 1] for i in range(len(stream))])
+    items = feed_all(framer, chunked(stream, 1))
     assert items == REAL_FRAMES
     assert framer.buffered == 0
 
@@ -90,8 +64,8 @@ def test_garbage_prefix_and_between_frames() -> None:
     stream = junk1 + SAMPLE[0] + junk2 + SAMPLE[1] + SAMPLE[2]
     framer = Gt06Framer()
     items = framer.feed(stream)
-    assert _frames(items) == SAMPLE[:3]
-    errors = _errors(items)
+    assert frames_of(items) == SAMPLE[:3]
+    errors = errors_of(items)
     assert [e.reason for e in errors] == ["garbage", "garbage"]
     assert [e.raw for e in errors] == [junk1, junk2]
     assert items.index(errors[1]) == 2  # reported in stream order
@@ -99,7 +73,7 @@ def test_garbage_prefix_and_between_frames() -> None:
 
 def test_trailing_partial_start_marker_is_kept() -> None:
     framer = Gt06Framer()
-    assert _errors(framer.feed(b"junk\x78")) == [FramingError("garbage", b"junk", "no start marker")]
+    assert errors_of(framer.feed(b"junk\x78")) == [FramingError("garbage", b"junk", "no start marker")]
     assert framer.buffered == 1
     frame = encode_login("123456789012345", 1)
     assert framer.feed(frame[1:]) == [frame]
@@ -110,8 +84,8 @@ def test_frame_too_long_resyncs() -> None:
     stream = bogus + SAMPLE[0]
     framer = Gt06Framer(max_frame_size=1024)
     items = framer.feed(stream)
-    assert _frames(items) == [SAMPLE[0]]
-    (error,) = _errors(items)
+    assert frames_of(items) == [SAMPLE[0]]
+    (error,) = errors_of(items)
     assert error.reason == "frame_too_long"
     assert error.raw == bogus
 
@@ -122,9 +96,9 @@ def test_length_below_minimum_and_bad_stop_bytes_resync() -> None:
     no_stop = frame[:-2] + b"\x00\x00"
     framer = Gt06Framer()
     items = framer.feed(short + no_stop + frame)
-    assert _frames(items) == [frame]
-    assert [e.reason for e in _errors(items)] == ["bad_length", "bad_stop_bytes"]
-    assert b"".join(e.raw for e in _errors(items)) == short + no_stop
+    assert frames_of(items) == [frame]
+    assert [e.reason for e in errors_of(items)] == ["bad_length", "bad_stop_bytes"]
+    assert b"".join(e.raw for e in errors_of(items)) == short + no_stop
 
 
 def test_damaged_frame_is_handed_on_for_the_decoder_to_refuse() -> None:
@@ -138,8 +112,8 @@ def test_bogus_start_marker_does_not_hold_back_real_frames() -> None:
     bogus = b"\x78\x78\xf0"  # promises a 245-byte frame
     framer = Gt06Framer()
     items = framer.feed(bogus + SAMPLE[0] + SAMPLE[1])
-    assert _frames(items) == [SAMPLE[0], SAMPLE[1]]
-    assert _errors(items)[0].raw == bogus
+    assert frames_of(items) == [SAMPLE[0], SAMPLE[1]]
+    assert errors_of(items)[0].raw == bogus
     assert framer.buffered == 0
 
 
@@ -149,8 +123,8 @@ def test_bogus_frame_ending_on_a_real_frame_end_is_split() -> None:
     bogus = b"\x78\x78" + bytes([fake_length])
     framer = Gt06Framer()
     items = framer.feed(bogus + real)
-    assert _frames(items) == [real]
-    assert _errors(items)[0].raw == bogus
+    assert frames_of(items) == [real]
+    assert errors_of(items)[0].raw == bogus
 
 
 def test_buffer_is_bounded_by_max_frame_size() -> None:
@@ -185,32 +159,17 @@ def test_default_max_frame_size_fits_long_extended_frames() -> None:
 )
 def test_random_garbage_never_breaks_the_framer(picks: list[int], garbage: list[bytes], data: st.DataObject) -> None:
     frames = [REAL_FRAMES[i] for i in picks]
-    stream = b""
-    for index, frame in enumerate(frames):
-        stream += garbage[index % len(garbage)] + frame
-    stream += garbage[-1]
-    cuts = sorted(data.draw(st.lists(st.integers(min_value=0, max_value=len(stream)), max_size=8)))
-    chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
-
-    framer = Gt06Framer()
-    items = _feed_all(framer, chunks)  # never raises
-    got = _frames(items)
+    stream = garbage_stream(frames, garbage)
+    cuts = data.draw(st.lists(st.integers(min_value=0, max_value=len(stream)), max_size=8))
     # in order, and at most one real frame lost to a bogus start marker in the garbage
-    remaining = iter(got)
-    found = [frame for frame in frames if any(candidate == frame for candidate in remaining)]
-    assert len(found) >= len(frames) - 1
-    assert _accounted(items, framer) == stream
+    assert_resyncs_after_garbage(Gt06Framer, frames, stream, cuts, may_lose=1)
 
 
 @settings(max_examples=200, deadline=None)
 @given(noise=st.binary(max_size=400), chunk=st.integers(min_value=1, max_value=64))
 def test_pure_noise(noise: bytes, chunk: int) -> None:
-    framer = Gt06Framer(max_frame_size=256)
-    items = _feed_all(framer, [noise[i : i + chunk] for i in range(0, len(noise), chunk)])
-    assert _accounted(items, framer) == noise
     follow = encode_login("123456789012345", 1)
-    tail = framer.feed(follow + follow)
-    assert _frames(tail)[-1] == follow  # back in sync within one frame
+    assert_noise_then_resync(lambda: Gt06Framer(max_frame_size=256), noise, chunk, follow)
 
 
 def test_tiny_max_frame_size_is_raised_to_the_minimum_frame() -> None:

@@ -11,12 +11,8 @@ as traccar's tests do).
 from __future__ import annotations
 
 import itertools
-import json
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cedetect import protocols
-from cedetect.models import Position, PositionFlag
+from cedetect.models import PositionFlag
 from cedetect.protocols import gl200
 from cedetect.protocols.base import (
     DecodedMessage,
@@ -42,42 +38,44 @@ from cedetect.protocols.gl200 import (
     encode_location,
     is_binary,
 )
-
-DEVICE_ID = "123456789012345"
-RECEIVED = datetime(2026, 8, 30, 12, 0, 0, tzinfo=UTC)
-VECTORS_FILE = (
-    Path(__file__).resolve().parents[3].parent / "shared" / "data" / "tracker_vectors" / "tracker_vectors.json"
+from tests.cedetect.protocols.vectors import (
+    DEVICE_ID,
+    LATITUDES,
+    LONGITUDES,
+    RECEIVED,
+    VECTORS_FILE,
+    Mapped,
+    assert_position_invariants,
+    assert_refused,
+    assert_resyncs_after_garbage,
+    assert_split_at_every_byte,
+    assert_tables_name_vectors,
+    check_attributes,
+    check_fix,
+    driving_alarm_set,
+    exact_type,
+    frame_by_id,
+    frames_of,
+    fuzz_decode,
+    garbage_stream,
+    in_line_order,
+    load_vectors,
+    mutated,
+    parametrize_vectors,
+    payload_bytes,
+    positions_of,
+    utc_times,
+    vector_model,
 )
+
+PROTOCOL = "gl200"
 
 
 # -- traccar attribute names -> ours ----------------------------------------------------------------
 
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def _alarm_set(value: Any) -> set[str]:
-    names = {"braking": "hard_braking", "acceleration": "hard_acceleration", "cornering": "hard_cornering"}
-    return {names.get(_snake(part), _snake(part)) for part in str(value).split(",") if part}
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-@dataclass(frozen=True)
-class Mapped:
-    """Where a traccar attribute appears on our side; ``field``: a Position field used when there is a fix."""
-
-    name: str
-    convert: Callable[[Any], Any] = _same
-    field: str | None = None
-
-
 #: traccar attribute -> ours (the attribute table is in the docstring of cedetect.protocols.gl200).
 ATTRIBUTE_MAP: dict[str, Mapped] = {
-    "alarm": Mapped("alarm", _alarm_set),
+    "alarm": Mapped("alarm", driving_alarm_set),
     "type": Mapped("report_type"),
     "sat": Mapped("satellites", field="satellites"),
     "hdop": Mapped("hdop", float, field="hdop"),
@@ -153,33 +151,7 @@ NO_OWN_FIX: dict[str, str] = {
 SKIPS: dict[str, str] = {}
 
 
-def _load_vectors() -> list[dict[str, Any]]:
-    data = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
-    vectors: list[dict[str, Any]] = data["protocols"]["gl200"]
-    return vectors
-
-
-VECTORS = _load_vectors() if VECTORS_FILE.is_file() else []
-
-
-def _payload(vector: dict[str, Any]) -> bytes:
-    payload = str(vector["payload"])
-    return bytes.fromhex(payload) if vector["encoding"] == "hex" else payload.encode("latin-1")
-
-
-def _assert_invariants(message: DecodedMessage) -> None:
-    position = message.position
-    if position is None:
-        return
-    assert position.device_id == message.device_id
-    assert position.protocol == "gl200"
-    assert position.time_utc.tzinfo is not None
-    assert position.received_utc == RECEIVED
-    assert position.flags == tuple(sorted(set(check_position_invariants(position, RECEIVED))))
-    assert (PositionFlag.INVALID_FIX in position.flags) == (not position.valid)
-    assert 0 <= position.heading_deg < 360
-    assert position.attributes == message.attributes
-    assert Position.model_validate_json(position.model_dump_json()) == position
+VECTORS = load_vectors("gl200")
 
 
 def _expected_device(vector: dict[str, Any], raw: bytes) -> set[str]:
@@ -197,22 +169,21 @@ def test_vectors_are_present() -> None:
     assert {v["variant"] for v in VECTORS} == {"text", "binary"}
 
 
-@pytest.mark.parametrize("vector", VECTORS, ids=[v["id"] for v in VECTORS])
+@parametrize_vectors(VECTORS)
 def test_traccar_vector(vector: dict[str, Any]) -> None:
     vid = vector["id"]
     if vid in SKIPS:
         pytest.skip(SKIPS[vid])
-    raw = _payload(vector)
+    raw = payload_bytes(vector)
     assert is_binary(raw) == (vector["variant"] == "binary")
-    model = (vector.get("config") or {}).get("model")
-    decoder = Gl200Decoder(device_id=DEVICE_ID, model=model)
+    decoder = Gl200Decoder(device_id=DEVICE_ID, model=vector_model(vector))
 
     messages = decoder.decode(raw, RECEIVED)
     assert messages, "every vector decodes to at least one message"
     for message in messages:
         assert message.raw == raw
         assert message.device_id in _expected_device(vector, raw)
-        _assert_invariants(message)
+        assert_position_invariants(message, PROTOCOL)
     sentence = raw.decode("latin-1")
     if sentence.startswith("+ACK:GTHBD"):
         fields = sentence.rstrip("$").split(",")
@@ -222,7 +193,7 @@ def test_traccar_vector(vector: dict[str, Any]) -> None:
     if sentence.startswith("+BUFF"):
         assert all(m.attributes["archive"] is True for m in messages)
 
-    positions = [m.position for m in messages if m.position is not None]
+    positions = positions_of(messages)
     expect = vector["expect"]
     if expect == "no_position":
         assert not positions
@@ -235,64 +206,15 @@ def test_traccar_vector(vector: dict[str, Any]) -> None:
         if expect == "position":
             assert len(messages) == 1
     checks = dict(vector.get("checks") or {})
-    _check_fix(checks, positions)
-    _check_attributes(checks.get("attributes") or {}, messages)
-
-
-def _check_fix(checks: dict[str, Any], positions: list[Position]) -> None:
-    fix_keys = {"time_utc", "valid", "latitude", "longitude", "speed", "course", "altitude"}
-    if not fix_keys & set(checks):
-        return
-    assert positions, f"fix checks {sorted(fix_keys & set(checks))} need a position"
-    for position in positions:
-        if "time_utc" in checks:
-            assert position.time_utc == datetime.fromisoformat(checks["time_utc"].replace(" ", "T")).replace(tzinfo=UTC)
-        if "valid" in checks:
-            assert position.valid is checks["valid"]
-        if "latitude" in checks:
-            assert position.latitude == pytest.approx(checks["latitude"], abs=1e-5)
-        if "longitude" in checks:
-            assert position.longitude == pytest.approx(checks["longitude"], abs=1e-5)
-        if "speed" in checks:  # traccar: knots
-            assert position.speed_kmh == pytest.approx(checks["speed"] * 1.852, abs=0.01)
-        if "course" in checks:
-            assert position.heading_deg == pytest.approx(checks["course"], abs=1e-6)
-        if "altitude" in checks:
-            assert position.altitude_m == pytest.approx(checks["altitude"], abs=1e-6)
-
-
-def _check_attributes(expected: dict[str, Any], messages: list[DecodedMessage]) -> None:
-    """traccar's verifyAttribute looks at the first position of a frame: so do we, at the first message."""
-    first = messages[0]
-    for key, value in expected.items():
-        if key in UNSUPPORTED:
-            continue
-        assert key in ATTRIBUTE_MAP, f"traccar attribute {key!r} is neither mapped nor listed as unsupported"
-        mapped = ATTRIBUTE_MAP[key]
-        if mapped.field is not None and first.position is not None:
-            got = getattr(first.position, mapped.field)
-        else:
-            got = first.attributes.get(mapped.name)
-        if value is None:
-            assert got is None, f"{mapped.name} must be absent"
-            continue
-        assert got is not None, f"{mapped.name} (traccar {key}) missing"
-        want = mapped.convert(value)
-        if key == "alarm":
-            assert _alarm_set(got) == want
-        elif isinstance(want, float):
-            assert isinstance(got, int | float)
-            assert not isinstance(got, bool)
-            assert got == pytest.approx(want, abs=1e-6)
-        else:
-            assert got == want
-            assert type(got) is type(want)
+    check_fix(checks, positions)
+    # traccar's verifyAttribute looks at the first position of a frame: so do we, at the first message
+    check_attributes(
+        checks.get("attributes") or {}, messages[:1], ATTRIBUTE_MAP, unsupported=UNSUPPORTED, extra=exact_type
+    )
 
 
 def test_vector_tables_name_real_vectors() -> None:
-    ids = {v["id"] for v in VECTORS}
-    assert set(NO_OWN_FIX) <= ids
-    assert set(SKIPS) <= ids
+    assert_tables_name_vectors(VECTORS, NO_OWN_FIX, SKIPS)
 
 
 def test_one_connection_in_test_order() -> None:
@@ -300,8 +222,8 @@ def test_one_connection_in_test_order() -> None:
     for variant in ("text", "binary"):
         decoder = Gl200Decoder()
         refused: list[tuple[str, str]] = []
-        for vector in sorted((v for v in VECTORS if v["variant"] == variant), key=lambda v: v["test_line"]):
-            raw = _payload(vector)
+        for vector in in_line_order(v for v in VECTORS if v["variant"] == variant):
+            raw = payload_bytes(vector)
             try:
                 messages = decoder.decode(raw, RECEIVED)
             except DecodeError as exc:
@@ -342,8 +264,7 @@ def test_fri_fields() -> None:
 
 
 def test_several_fixes_in_one_report_and_tail_on_the_last() -> None:
-    (vector,) = [v for v in VECTORS if v["id"] == "gl200-134"]
-    first, second = Gl200Decoder().decode(_payload(vector), RECEIVED)
+    first, second = Gl200Decoder().decode(frame_by_id(VECTORS, "gl200-134"), RECEIVED)
     assert first.position is not None
     assert second.position is not None
     assert first.position.time_utc == datetime(2009, 2, 14, 1, 32, 54, tzinfo=UTC)
@@ -392,18 +313,15 @@ def test_text_frame_ends_are_optional() -> None:
     ],
 )
 def test_refusals_are_named(frame: bytes, reason: str) -> None:
-    with pytest.raises(DecodeError) as caught:
-        Gl200Decoder().decode(frame, RECEIVED)
-    assert caught.value.reason == reason
-    assert caught.value.raw == frame
+    assert_refused(Gl200Decoder(), frame, reason)
 
 
 def test_model_override_selects_the_layout() -> None:
     """GTINF of a GV310LAU (protocol version 6E) has analogue inputs; a declared GV300 does not."""
-    (vector,) = [v for v in VECTORS if v["id"] == "gl200-188"]
-    (default,) = Gl200Decoder().decode(_payload(vector), RECEIVED)
+    frame = frame_by_id(VECTORS, "gl200-188")
+    (default,) = Gl200Decoder().decode(frame, RECEIVED)
     assert default.attributes["adc3_v"] == 0.0
-    (declared,) = Gl200Decoder(model="GV300").decode(_payload(vector), RECEIVED)
+    (declared,) = Gl200Decoder(model="GV300").decode(frame, RECEIVED)
     assert "adc3_v" not in declared.attributes
 
 
@@ -411,8 +329,7 @@ def test_model_override_selects_the_layout() -> None:
 
 
 def _binary(vid: str) -> bytes:
-    (vector,) = [v for v in VECTORS if v["id"] == vid]
-    return _payload(vector)
+    return frame_by_id(VECTORS, vid)
 
 
 def test_binary_event_fields() -> None:
@@ -483,11 +400,7 @@ def test_binary_frames_named_by_device_name_need_the_connection_identity() -> No
     ],
 )
 def test_binary_refusals(mutate: Callable[[bytes], bytes], reason: str) -> None:
-    frame = mutate(_binary("gl200-196"))
-    with pytest.raises(DecodeError) as caught:
-        Gl200Decoder(device_id=DEVICE_ID).decode(frame, RECEIVED)
-    assert caught.value.reason == reason
-    assert caught.value.raw == frame
+    assert_refused(Gl200Decoder(device_id=DEVICE_ID), mutate(_binary("gl200-196")), reason)
 
 
 # -- framer ------------------------------------------------------------------------------------------
@@ -496,7 +409,7 @@ def test_binary_refusals(mutate: Callable[[bytes], bytes], reason: str) -> None:
 def _stream_frames() -> list[bytes]:
     frames = []
     for vector in VECTORS:
-        raw = _payload(vector)
+        raw = payload_bytes(vector)
         if vector["variant"] == "text" and not raw.endswith(b"$"):
             raw += b"$"
         frames.append(raw)
@@ -506,31 +419,22 @@ def _stream_frames() -> list[bytes]:
 STREAM_FRAMES = _stream_frames()
 
 
-def _frames_of(items: list[bytes | FramingError]) -> list[bytes]:
-    return [item for item in items if isinstance(item, bytes)]
-
-
 def test_framer_cuts_text_and_binary_at_every_split() -> None:
     picks = [STREAM_FRAMES[0], _binary("gl200-196"), STREAM_FRAMES[5], _binary("gl200-192"), _binary("gl200-199")]
-    stream = b"".join(picks)
-    for cut in range(len(stream) + 1):
-        framer = Gl200Framer()
-        out = framer.feed(stream[:cut]) + framer.feed(stream[cut:])
-        assert out == picks, cut
-        assert framer.buffered == 0
+    assert_split_at_every_byte(Gl200Framer, picks)
 
 
 def test_framer_reports_garbage_and_resyncs() -> None:
     frame, binary = STREAM_FRAMES[0], _binary("gl200-198")
     framer = Gl200Framer()
     out = framer.feed(b"noise+x" + frame + b"\r\n" + binary + b"+RESP:GTFRI,cut" + frame)
-    assert _frames_of(out) == [frame, binary, frame]
+    assert frames_of(out) == [frame, binary, frame]
     skipped = [item.raw for item in out if isinstance(item, FramingError)]
     assert b"".join(skipped) == b"noise+x\r\n+RESP:GTFRI,cut"
     # a binary header in junk whose length spans the real frames after it
     framer = Gl200Framer()
     out = framer.feed(b"+RSP\x00\x00\x00\x00\x00\x07\xd0" + frame + binary)
-    assert _frames_of(out) == [frame, binary]
+    assert frames_of(out) == [frame, binary]
     assert framer.buffered == 0
 
 
@@ -558,33 +462,18 @@ def test_framer_limits() -> None:
 )
 def test_framer_random_chunks_and_garbage(picks: list[int], garbage: list[bytes], cuts: list[int]) -> None:
     frames = [STREAM_FRAMES[i] for i in picks]
-    stream = b"".join(garbage[i % len(garbage)] + frame for i, frame in enumerate(frames)) + garbage[-1]
-    framer = Gl200Framer()
-    out: list[bytes | FramingError] = []
-    position = 0
-    for cut in cuts:
-        out += framer.feed(stream[position : position + cut])
-        position += cut
-    out += framer.feed(stream[position:])
-    out += framer.flush()
-    assert _frames_of(out) == frames
-    assert b"".join(item if isinstance(item, bytes) else item.raw for item in out) == stream
+    stream = garbage_stream(frames, garbage)
+    assert_resyncs_after_garbage(Gl200Framer, frames, stream, itertools.accumulate(cuts))
 
 
 # -- encoder round trip ------------------------------------------------------------------------------
 
-times = st.datetimes(
-    min_value=datetime(2000, 1, 1),  # noqa: DTZ001 - hypothesis bounds are naive; timezones= makes them UTC
-    max_value=datetime(2099, 12, 31),  # noqa: DTZ001
-    timezones=st.just(UTC),
-)
-
 
 @settings(max_examples=200, deadline=None)
 @given(
-    time_utc=times,
-    latitude=st.floats(min_value=-90, max_value=90, allow_nan=False),
-    longitude=st.floats(min_value=-180, max_value=180, allow_nan=False),
+    time_utc=utc_times(),
+    latitude=LATITUDES,
+    longitude=LONGITUDES,
     speed=st.integers(min_value=0, max_value=9999).map(lambda tenths: tenths / 10),
     heading=st.integers(min_value=0, max_value=359),
     valid=st.booleans(),
@@ -688,19 +577,7 @@ def test_buffered_reports_are_archive() -> None:
 
 
 def _decode_all(frame: bytes) -> list[DecodedMessage]:
-    decoder = Gl200Decoder(device_id=DEVICE_ID)
-    error: DecodeError | None = None
-    messages: list[DecodedMessage] = []
-    try:
-        messages = decoder.decode(frame, RECEIVED)
-    except DecodeError as exc:
-        error = exc
-    if error is not None:
-        assert error.reason in set(DecodeReason)
-        assert error.raw == frame
-    for message in messages:
-        _assert_invariants(message)
-    return messages
+    return fuzz_decode(lambda: Gl200Decoder(device_id=DEVICE_ID), frame, PROTOCOL)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -739,10 +616,7 @@ def test_fuzz_text_reports(report: str, fields: list[str]) -> None:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(index=st.integers(min_value=0, max_value=max(len(STREAM_FRAMES) - 1, 0)), data=st.data())
 def test_fuzz_mutated_real_frames(index: int, data: st.DataObject) -> None:
-    frame = bytearray(STREAM_FRAMES[index])
-    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
-        spot = data.draw(st.integers(min_value=0, max_value=len(frame) - 1))
-        frame[spot] = data.draw(st.integers(min_value=0, max_value=255))
+    frame = mutated(data, STREAM_FRAMES[index])
     cut = data.draw(st.integers(min_value=0, max_value=len(frame)))
     _decode_all(bytes(frame[:cut]))
     _decode_all(bytes(frame))

@@ -7,13 +7,8 @@ does, and with the vector's ``config.model`` where there is one.
 
 from __future__ import annotations
 
-import json
 import math
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cedetect import protocols
-from cedetect.models import Position, PositionFlag
+from cedetect.models import PositionFlag
 from cedetect.protocols import gt06
 from cedetect.protocols.base import (
     DecodedMessage,
@@ -43,44 +38,39 @@ from cedetect.protocols.gt06 import (
     encode_login,
     parse_frame,
 )
-
-DEVICE_ID = "123456789012345"
-RECEIVED = datetime(2026, 8, 30, 12, 0, 0, tzinfo=UTC)
-VECTORS_FILE = (
-    Path(__file__).resolve().parents[3].parent / "shared" / "data" / "tracker_vectors" / "tracker_vectors.json"
+from tests.cedetect.protocols.vectors import (
+    DEVICE_ID,
+    LATITUDES,
+    LONGITUDES,
+    RECEIVED,
+    VECTORS_FILE,
+    Mapped,
+    alarm_set,
+    assert_frame_checks_agree,
+    assert_position_invariants,
+    assert_refused,
+    assert_tables_name_vectors,
+    check_attributes,
+    check_fix,
+    frame_check_failed,
+    fuzz_decode,
+    load_vectors,
+    mutated,
+    parametrize_vectors,
+    payload_bytes,
+    positions_of,
+    utc_times,
+    vector_model,
 )
+
+PROTOCOL = "gt06"
 
 
 # -- traccar attribute names -> ours ----------------------------------------------------------------
 
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def _alarm_set(value: Any) -> set[str]:
-    return {_snake(part) for part in str(value).split(",") if part}
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-@dataclass(frozen=True)
-class Mapped:
-    """Where a traccar attribute appears on our side, and the value traccar's becomes.
-
-    ``name`` is our attribute; ``field`` a Position field used instead when the message has a fix.
-    """
-
-    name: str
-    convert: Callable[[Any], Any] = _same
-    field: str | None = None
-
-
 #: traccar attribute -> ours (the attribute table is in the docstring of cedetect.protocols.gt06).
 ATTRIBUTE_MAP: dict[str, Mapped] = {
-    "alarm": Mapped("alarm", _alarm_set),  # camelCase alarm names -> snake_case, compared as sets
+    "alarm": Mapped("alarm", alarm_set),  # camelCase alarm names -> snake_case, compared as sets
     "type": Mapped("message_type"),
     "status": Mapped("raw_status"),
     "ignition": Mapped("ignition"),
@@ -193,33 +183,7 @@ TRACCAR_DROPS: dict[str, tuple[str, str]] = {
 }
 
 
-def _load_vectors() -> list[dict[str, Any]]:
-    data = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
-    vectors: list[dict[str, Any]] = data["protocols"]["gt06"]
-    return vectors
-
-
-VECTORS = _load_vectors() if VECTORS_FILE.is_file() else []
-
-
-def _crc_bad(vector: dict[str, Any]) -> bool:
-    check = vector.get("frame_check_derived")
-    return check is not None and not check["valid"]
-
-
-def _assert_invariants(message: DecodedMessage) -> None:
-    position = message.position
-    if position is None:
-        return
-    assert position.device_id == message.device_id
-    assert position.protocol == "gt06"
-    assert position.time_utc.tzinfo is not None
-    assert position.received_utc == RECEIVED
-    assert position.flags == tuple(sorted(set(check_position_invariants(position, RECEIVED))))
-    assert (PositionFlag.INVALID_FIX in position.flags) == (not position.valid)
-    assert position.attributes == message.attributes
-    # the fix survives the wire model's own validation round trip
-    assert Position.model_validate_json(position.model_dump_json()) == position
+VECTORS = load_vectors("gt06")
 
 
 def test_vectors_are_present() -> None:
@@ -227,29 +191,23 @@ def test_vectors_are_present() -> None:
     assert len(VECTORS) > 100
 
 
-@pytest.mark.parametrize("vector", VECTORS, ids=[v["id"] for v in VECTORS])
+@parametrize_vectors(VECTORS)
 def test_traccar_vector(vector: dict[str, Any]) -> None:
     vid = vector["id"]
-    raw = bytes.fromhex(vector["payload"])
-    model = (vector.get("config") or {}).get("model")
+    raw = payload_bytes(vector)
+    model = vector_model(vector)
     if vid in MODEL_SKIPS:
         assert model, "only model-override vectors may be skipped"
         pytest.skip(MODEL_SKIPS[vid])
     decoder = Gt06Decoder(device_id=DEVICE_ID, model=model)
 
-    if _crc_bad(vector):
-        with pytest.raises(DecodeError) as caught:
-            decoder.decode(raw, RECEIVED)
-        assert caught.value.reason == DecodeReason.BAD_CHECKSUM
-        assert caught.value.raw == raw
+    if frame_check_failed(vector):
+        assert_refused(decoder, raw, DecodeReason.BAD_CHECKSUM)
         return
     if vid in TRACCAR_DROPS:
         assert vector["expect"] == "no_position", "only dropped frames may be refused"
         reason, _why = TRACCAR_DROPS[vid]
-        with pytest.raises(DecodeError) as caught:
-            decoder.decode(raw, RECEIVED)
-        assert caught.value.reason == reason
-        assert caught.value.raw == raw
+        assert_refused(decoder, raw, reason)
         return
 
     messages = decoder.decode(raw, RECEIVED)
@@ -259,13 +217,13 @@ def test_traccar_vector(vector: dict[str, Any]) -> None:
         assert message.raw == raw
         login_imei = frame.content[:8].hex()[1:]
         assert message.device_id == (login_imei if message.kind == "login" else DEVICE_ID)
-        _assert_invariants(message)
+        assert_position_invariants(message, PROTOCOL)
         if message.response is not None:
             ack = parse_frame(message.response)  # a well-formed frame with a valid CRC
             if ack.type == frame.type:
                 assert ack.serial == frame.serial
 
-    positions = [m.position for m in messages if m.position is not None]
+    positions = positions_of(messages)
     expect = vector["expect"]
     if expect == "no_position":
         assert not positions
@@ -276,60 +234,8 @@ def test_traccar_vector(vector: dict[str, Any]) -> None:
     if vid in DIVERGENT_CHECKS:
         key, _why = DIVERGENT_CHECKS[vid]
         checks.pop(key)  # documented divergence; everything else is still checked
-    _check_fix(checks, positions)
-    _check_attributes(checks.get("attributes") or {}, messages)
-
-
-def _check_fix(checks: dict[str, Any], positions: list[Position]) -> None:
-    fix_keys = {"time_utc", "valid", "latitude", "longitude", "speed", "course", "altitude"}
-    if not fix_keys & set(checks):
-        return
-    assert positions, f"fix checks {sorted(fix_keys & set(checks))} need a position"
-    for position in positions:
-        if "time_utc" in checks:
-            expected = datetime.strptime(checks["time_utc"], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
-            assert position.time_utc == expected
-        if "valid" in checks:
-            assert position.valid is checks["valid"]
-        if "latitude" in checks:
-            assert position.latitude == pytest.approx(checks["latitude"], abs=1e-5)
-        if "longitude" in checks:
-            assert position.longitude == pytest.approx(checks["longitude"], abs=1e-5)
-        if "speed" in checks:  # traccar: knots
-            assert position.speed_kmh == pytest.approx(checks["speed"] * 1.852, abs=0.01)
-        if "course" in checks:
-            assert position.heading_deg == pytest.approx(checks["course"], abs=1e-6)
-        if "altitude" in checks:
-            assert position.altitude_m == pytest.approx(checks["altitude"], abs=1e-6)
-
-
-def _ours(message: DecodedMessage, mapped: Mapped) -> Any:
-    if mapped.field is not None and message.position is not None:
-        return getattr(message.position, mapped.field)
-    return message.attributes.get(mapped.name)
-
-
-def _check_attributes(expected: dict[str, Any], messages: list[DecodedMessage]) -> None:
-    for key, value in expected.items():
-        if key in UNSUPPORTED:
-            continue
-        assert key in ATTRIBUTE_MAP, f"traccar attribute {key!r} is neither mapped nor listed as unsupported"
-        mapped = ATTRIBUTE_MAP[key]
-        found = [ours for m in messages if (ours := _ours(m, mapped)) is not None]
-        if value is None:
-            assert not found, f"{mapped.name} must be absent"
-            continue
-        assert found, f"{mapped.name} (traccar {key}) missing"
-        want = mapped.convert(value)
-        for got in found:
-            if key == "alarm":
-                assert _alarm_set(got) == want
-            elif isinstance(want, float):
-                assert isinstance(got, int | float)
-                assert not isinstance(got, bool)
-                assert got == pytest.approx(want, abs=1e-6)
-            else:
-                assert got == want
+    check_fix(checks, positions)
+    check_attributes(checks.get("attributes") or {}, messages, ATTRIBUTE_MAP, unsupported=UNSUPPORTED)
 
 
 def test_sl4x_altitude() -> None:
@@ -345,23 +251,20 @@ def test_sl4x_altitude() -> None:
 
 
 def test_vector_tables_name_real_vectors() -> None:
-    ids = {v["id"] for v in VECTORS}
-    for table in (DIVERGENT_CHECKS, MODEL_SKIPS, TRACCAR_DROPS):
-        assert set(table) <= ids
+    assert_tables_name_vectors(VECTORS, DIVERGENT_CHECKS, MODEL_SKIPS, TRACCAR_DROPS)
 
 
 def test_every_vector_is_accounted_for() -> None:
     """Each vector decodes, is refused with a named reason (bad CRC, traccar drop) or skipped with one."""
     decoded = skipped = refused = 0
     for vector in VECTORS:
-        if _crc_bad(vector) or vector["id"] in TRACCAR_DROPS:
+        if frame_check_failed(vector) or vector["id"] in TRACCAR_DROPS:
             refused += 1
             continue
         if vector["id"] in MODEL_SKIPS:
             skipped += 1
             continue
-        model = (vector.get("config") or {}).get("model")
-        Gt06Decoder(device_id=DEVICE_ID, model=model).decode(bytes.fromhex(vector["payload"]), RECEIVED)
+        Gt06Decoder(device_id=DEVICE_ID, model=vector_model(vector)).decode(payload_bytes(vector), RECEIVED)
         decoded += 1
     assert decoded + skipped + refused == len(VECTORS)
     assert skipped == len(MODEL_SKIPS)
@@ -376,14 +279,7 @@ def test_crc_check_value() -> None:
 
 
 def test_crc_of_real_frames() -> None:
-    checked = 0
-    for vector in VECTORS:
-        check = vector.get("frame_check_derived")
-        if check is None:
-            continue
-        raw = bytes.fromhex(vector["payload"])
-        assert (crc16_x25(raw[2:-4]) == int.from_bytes(raw[-4:-2])) is check["valid"], vector["id"]
-        checked += 1
+    checked = assert_frame_checks_agree(VECTORS, lambda raw: crc16_x25(raw[2:-4]) == int.from_bytes(raw[-4:-2]))
     assert checked > 100
     # the login acknowledgement from the Concox GT06 protocol document
     assert build_frame(0x01, b"", 0x0001) == bytes.fromhex("787805010001d9dc0d0a")
@@ -406,10 +302,7 @@ LOCATION_22 = bytes.fromhex("787822220F0C1D023305C9027AC8180C46586000140001CC002
     ],
 )
 def test_frame_integrity(frame: bytes, reason: str) -> None:
-    with pytest.raises(DecodeError) as caught:
-        Gt06Decoder(device_id=DEVICE_ID).decode(frame, RECEIVED)
-    assert caught.value.reason == reason
-    assert caught.value.raw == frame
+    assert_refused(Gt06Decoder(device_id=DEVICE_ID), frame, reason)
 
 
 def test_bad_length_field() -> None:
@@ -586,20 +479,12 @@ def test_address_and_time_requests_are_answered() -> None:
 
 # -- round trip ------------------------------------------------------------------------------------
 
-coordinates = st.floats(min_value=-90, max_value=90, allow_nan=False)
-longitudes = st.floats(min_value=-180, max_value=180, allow_nan=False)
-times = st.datetimes(
-    min_value=datetime(2000, 1, 1),  # noqa: DTZ001 - hypothesis bounds are naive; timezones= makes them UTC
-    max_value=datetime(2099, 12, 31),  # noqa: DTZ001
-    timezones=st.just(UTC),
-)
-
 
 @settings(max_examples=200, deadline=None)
 @given(
-    time_utc=times,
-    latitude=coordinates,
-    longitude=longitudes,
+    time_utc=utc_times(),
+    latitude=LATITUDES,
+    longitude=LONGITUDES,
     speed=st.integers(min_value=0, max_value=255),
     heading=st.integers(min_value=0, max_value=359),
     satellites=st.integers(min_value=0, max_value=15),
@@ -656,27 +541,14 @@ def test_encode_decode_roundtrip(
 # -- fuzzing: only DecodeError may come out ---------------------------------------------------------
 
 GOOD_FRAMES = [
-    bytes.fromhex(v["payload"])
+    payload_bytes(v)
     for v in VECTORS
-    if not _crc_bad(v) and v.get("frame_check_derived") is not None and v["id"] not in TRACCAR_DROPS
+    if not frame_check_failed(v) and v.get("frame_check_derived") is not None and v["id"] not in TRACCAR_DROPS
 ]
 
 
 def _decode_all(frame: bytes, model: str | None = None) -> list[DecodedMessage]:
-    """Decode; anything but a DecodeError (with its reason and the frame kept) propagates and fails."""
-    decoder = Gt06Decoder(device_id=DEVICE_ID, model=model)
-    error: DecodeError | None = None
-    messages: list[DecodedMessage] = []
-    try:
-        messages = decoder.decode(frame, RECEIVED)
-    except DecodeError as exc:
-        error = exc
-    if error is not None:
-        assert error.reason in set(DecodeReason)
-        assert error.raw == frame
-    for message in messages:
-        _assert_invariants(message)
-    return messages
+    return fuzz_decode(lambda: Gt06Decoder(device_id=DEVICE_ID, model=model), frame, PROTOCOL)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -704,12 +576,7 @@ def test_fuzz_well_framed_random_content(message_type: int, content: bytes, exte
 )
 def test_fuzz_mutated_real_frames(index: int, data: st.DataObject) -> None:
     frame = bytearray(GOOD_FRAMES[index])
-    content = frame[4:-6] if frame[:2] == b"\x79\x79" else frame[3:-6]
-    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
-        if not content:
-            break
-        position = data.draw(st.integers(min_value=0, max_value=len(content) - 1))
-        content[position] = data.draw(st.integers(min_value=0, max_value=255))
+    content = mutated(data, frame[4:-6] if frame[:2] == b"\x79\x79" else frame[3:-6])
     cut = data.draw(st.integers(min_value=0, max_value=len(content)))
     content = content[:cut]
     extended = frame[:2] == b"\x79\x79"

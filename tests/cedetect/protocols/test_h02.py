@@ -7,12 +7,7 @@ with a device id only for the frame that carries none, as traccar's test session
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cedetect import protocols
-from cedetect.models import Position, PositionFlag
+from cedetect.models import PositionFlag
 from cedetect.protocols.base import DecodedMessage, DecodeError, DecodeReason, FixToSend, FramingError
 from cedetect.protocols.h02 import (
     BINARY_MIN_LENGTH,
@@ -34,57 +29,48 @@ from cedetect.protocols.h02 import (
     encode_text_location,
     status_attributes,
 )
-
-DEVICE_ID = "123456789012345"
-RECEIVED = datetime(2026, 8, 30, 12, 0, 0, tzinfo=UTC)
-VECTORS_FILE = (
-    Path(__file__).resolve().parents[3].parent / "shared" / "data" / "tracker_vectors" / "tracker_vectors.json"
+from tests.cedetect.protocols.vectors import (
+    DEVICE_ID,
+    LATITUDES,
+    LONGITUDES,
+    RECEIVED,
+    VECTORS_FILE,
+    Mapped,
+    alarm_set,
+    assert_noise_then_resync,
+    assert_position_invariants,
+    assert_refused,
+    assert_resyncs_after_garbage,
+    assert_split_at_every_byte,
+    assert_tables_name_vectors,
+    check_attributes,
+    check_fix,
+    chunked,
+    errors_of,
+    feed_all,
+    frames_of,
+    fuzz_decode,
+    garbage_stream,
+    load_vectors,
+    mutated,
+    parametrize_vectors,
+    payload_bytes,
+    positions_of,
+    same,
+    utc_times,
+    vector_by_id,
+    vector_model,
 )
 
-
-def _load_vectors() -> list[dict[str, Any]]:
-    vectors: list[dict[str, Any]] = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))["protocols"]["h02"]
-    return vectors
-
-
-VECTORS = _load_vectors() if VECTORS_FILE.is_file() else []
-
-
-def _raw(vector: dict[str, Any]) -> bytes:
-    payload = str(vector["payload"])
-    return bytes.fromhex(payload) if vector["encoding"] == "hex" else payload.encode("latin-1")
+PROTOCOL = "h02"
+VECTORS = load_vectors("h02")
 
 
 # -- traccar attribute names -> ours ----------------------------------------------------------------
 
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def _alarm_set(value: Any) -> set[str]:
-    return {_snake(part) for part in str(value).split(",") if part}
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-@dataclass(frozen=True)
-class Mapped:
-    """Where a traccar attribute appears on our side, and the value traccar's becomes.
-
-    ``name`` is our attribute; ``field`` a Position field used instead when the message has a fix.
-    """
-
-    name: str
-    convert: Callable[[Any], Any] = _same
-    field: str | None = None
-
-
 #: traccar attribute -> ours (the attribute table is in the docstring of cedetect.protocols.h02).
 ATTRIBUTE_MAP: dict[str, Mapped] = {
-    "alarm": Mapped("alarm", _alarm_set),
+    "alarm": Mapped("alarm", alarm_set),
     "status": Mapped("raw_status"),
     "ignition": Mapped("ignition"),
     "batteryLevel": Mapped("battery_level"),
@@ -128,25 +114,12 @@ def _expected_device_id(raw: bytes) -> str:
     return frame_id or DEVICE_ID
 
 
-def _assert_invariants(message: DecodedMessage) -> None:
-    position = message.position
-    if position is None:
-        return
-    assert position.device_id == message.device_id
-    assert position.protocol == "h02"
-    assert position.time_utc.tzinfo is not None
-    assert position.received_utc == RECEIVED
-    assert position.flags == tuple(sorted(set(protocols.check_position_invariants(position, RECEIVED))))
-    assert (PositionFlag.INVALID_FIX in position.flags) == (not position.valid)
-    assert 0 <= position.heading_deg < 360
-    assert position.attributes == message.attributes
-    assert Position.model_validate_json(position.model_dump_json()) == position
+def _decoder(vector: dict[str, Any]) -> H02Decoder:
+    return H02Decoder(device_id=DEVICE_ID, model=vector_model(vector))
 
 
 def _decode_vector(vector: dict[str, Any]) -> list[DecodedMessage]:
-    return H02Decoder(device_id=DEVICE_ID, model=(vector.get("config") or {}).get("model")).decode(
-        _raw(vector), RECEIVED
-    )
+    return _decoder(vector).decode(payload_bytes(vector), RECEIVED)
 
 
 def test_vectors_are_present() -> None:
@@ -155,25 +128,20 @@ def test_vectors_are_present() -> None:
 
 
 def test_vector_tables_name_real_vectors() -> None:
-    ids = {v["id"] for v in VECTORS}
-    for table in (TRACCAR_DROPS, NO_POSITION_MESSAGES, SKIPS):
-        assert set(table) <= ids
+    assert_tables_name_vectors(VECTORS, TRACCAR_DROPS, NO_POSITION_MESSAGES, SKIPS)
     for vid in TRACCAR_DROPS:
-        assert next(v for v in VECTORS if v["id"] == vid)["expect"] == "no_position"
+        assert vector_by_id(VECTORS, vid)["expect"] == "no_position"
 
 
-@pytest.mark.parametrize("vector", VECTORS, ids=[v["id"] for v in VECTORS])
+@parametrize_vectors(VECTORS)
 def test_traccar_vector(vector: dict[str, Any]) -> None:
     vid = vector["id"]
-    raw = _raw(vector)
+    raw = payload_bytes(vector)
     if vid in SKIPS:
         pytest.skip(SKIPS[vid])
     if vid in TRACCAR_DROPS:
         reason, _why = TRACCAR_DROPS[vid]
-        with pytest.raises(DecodeError) as caught:
-            _decode_vector(vector)
-        assert caught.value.reason == reason
-        assert caught.value.raw == raw
+        assert_refused(_decoder(vector), raw, reason)
         return
 
     messages = _decode_vector(vector)
@@ -181,10 +149,10 @@ def test_traccar_vector(vector: dict[str, Any]) -> None:
     for message in messages:
         assert message.raw == raw
         assert message.device_id == _expected_device_id(raw)
-        _assert_invariants(message)
+        assert_position_invariants(message, PROTOCOL)
         _check_response(raw, message)
 
-    positions = [m.position for m in messages if m.position is not None]
+    positions = positions_of(messages)
     expect = vector["expect"]
     if expect == "no_position":
         assert not positions
@@ -196,7 +164,7 @@ def test_traccar_vector(vector: dict[str, Any]) -> None:
         assert any(m.attributes for m in messages)
 
     checks = dict(vector.get("checks") or {})
-    _check_fix(checks, positions)
+    check_fix(checks, positions)
     _check_attributes(checks.get("attributes") or {}, checks.get("java_types") or {}, messages)
 
 
@@ -214,29 +182,6 @@ def _check_response(raw: bytes, message: DecodedMessage) -> None:
         assert message.response is None
 
 
-def _check_fix(checks: dict[str, Any], positions: list[Position]) -> None:
-    fix_keys = {"time_utc", "valid", "latitude", "longitude", "speed", "course", "altitude"}
-    if not fix_keys & set(checks):
-        return
-    assert positions, f"fix checks {sorted(fix_keys & set(checks))} need a position"
-    for position in positions:
-        if "time_utc" in checks:
-            expected = datetime.fromisoformat(checks["time_utc"].replace(" ", "T")).replace(tzinfo=UTC)
-            assert position.time_utc == expected
-        if "valid" in checks:
-            assert position.valid is checks["valid"]
-        if "latitude" in checks:
-            assert position.latitude == pytest.approx(checks["latitude"], abs=1e-5)
-        if "longitude" in checks:
-            assert position.longitude == pytest.approx(checks["longitude"], abs=1e-5)
-        if "speed" in checks:  # traccar: knots
-            assert position.speed_kmh == pytest.approx(checks["speed"] * KNOT_KMH, abs=0.01)
-        if "course" in checks:
-            assert position.heading_deg == pytest.approx(checks["course"], abs=1e-6)
-        if "altitude" in checks:
-            assert position.altitude_m == pytest.approx(checks["altitude"], abs=1e-6)
-
-
 _JAVA_TYPES: dict[str, tuple[type, ...]] = {
     "Integer": (int,),
     "Long": (int,),
@@ -246,36 +191,15 @@ _JAVA_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def _ours(message: DecodedMessage, mapped: Mapped) -> Any:
-    if mapped.field is not None and message.position is not None:
-        return getattr(message.position, mapped.field)
-    return message.attributes.get(mapped.name)
-
-
 def _check_attributes(expected: dict[str, Any], java_types: dict[str, str], messages: list[DecodedMessage]) -> None:
-    for key, value in expected.items():
-        if key in UNSUPPORTED:
-            continue
-        assert key in ATTRIBUTE_MAP, f"traccar attribute {key!r} is neither mapped nor listed as unsupported"
-        mapped = ATTRIBUTE_MAP[key]
-        found = [ours for m in messages if (ours := _ours(m, mapped)) is not None]
-        if value is None:
-            assert not found, f"{mapped.name} must be absent"
-            continue
-        assert found, f"{mapped.name} (traccar {key}) missing"
-        want = mapped.convert(value)
-        for got in found:
-            if key == "alarm":
-                assert _alarm_set(got) == want
-            elif isinstance(want, float):
-                assert isinstance(got, int | float)
-                assert not isinstance(got, bool)
-                assert got == pytest.approx(want, abs=1e-6)
-            else:
-                assert got == want
-                if mapped.convert is _same and key in java_types:
-                    assert isinstance(got, _JAVA_TYPES[java_types[key]])
-                    assert isinstance(got, bool) == (java_types[key] == "Boolean")
+    """traccar's attribute checks; a value traccar passes through unconverted has its Java type."""
+
+    def java_type(key: str, mapped: Mapped, got: Any, want: Any) -> None:
+        if not isinstance(want, float) and mapped.convert is same and key in java_types:
+            assert isinstance(got, _JAVA_TYPES[java_types[key]])
+            assert isinstance(got, bool) == (java_types[key] == "Boolean")
+
+    check_attributes(expected, messages, ATTRIBUTE_MAP, unsupported=UNSUPPORTED, extra=java_type)
 
 
 def test_every_vector_is_accounted_for() -> None:
@@ -512,10 +436,7 @@ def test_short_frame_padded_to_42_bytes_keeps_its_short_id() -> None:
     ],
 )
 def test_refusals_are_named_and_keep_the_bytes(frame: bytes, reason: str) -> None:
-    with pytest.raises(DecodeError) as caught:
-        H02Decoder(device_id=DEVICE_ID).decode(frame, RECEIVED)
-    assert caught.value.reason == reason
-    assert caught.value.raw == frame
+    assert_refused(H02Decoder(device_id=DEVICE_ID), frame, reason)
 
 
 def test_frame_without_id_needs_the_connection_id() -> None:
@@ -532,39 +453,10 @@ def test_frame_without_id_needs_the_connection_id() -> None:
 
 # -- framer --------------------------------------------------------------------------------------------
 
-REAL_FRAMES = [_raw(v) for v in VECTORS]
+REAL_FRAMES = [payload_bytes(v) for v in VECTORS]
 TEXT_FRAMES = [frame.rstrip(b"\r\n") for frame in REAL_FRAMES if frame[:1] == b"*"]
 BINARY_FRAMES = [frame for frame in REAL_FRAMES if frame[:1] == b"$"]
 FOLLOWER = b"*HQ,4106012736,HTBT#"
-
-
-def _feed_all(framer: H02Framer, chunks: list[bytes]) -> list[bytes | FramingError]:
-    out: list[bytes | FramingError] = []
-    for chunk in chunks:
-        out.extend(framer.feed(chunk))
-        assert framer.buffered <= framer.max_frame_size
-    return out
-
-
-def _frames(items: list[bytes | FramingError]) -> list[bytes]:
-    return [item for item in items if isinstance(item, bytes)]
-
-
-def _errors(items: list[bytes | FramingError]) -> list[FramingError]:
-    return [item for item in items if isinstance(item, FramingError)]
-
-
-def _only_line_ends_dropped(stream: bytes, items: list[bytes | FramingError], framer: H02Framer) -> bool:
-    """Every byte fed comes out once (frame, skipped, or still buffered), except CR/LF between frames."""
-    accounted = b"".join(item if isinstance(item, bytes) else item.raw for item in items)
-    accounted += b"".join(error.raw for error in framer.flush())
-    position = 0
-    for byte in stream:
-        if position < len(accounted) and accounted[position] == byte:
-            position += 1
-        elif byte not in (0x0D, 0x0A):
-            return False
-    return position == len(accounted)
 
 
 def test_there_are_text_and_binary_frames_of_several_lengths() -> None:
@@ -588,26 +480,22 @@ def test_all_real_frames_byte_by_byte() -> None:
     stream = b"".join(REAL_FRAMES) + FOLLOWER
     expected = [frame.rstrip(b"\r\n") if frame[:1] == b"*" else frame for frame in REAL_FRAMES] + [FOLLOWER]
     framer = H02Framer()
-    items = _feed_all(framer, [stream[i : i + 1] for i in range(len(stream))])
+    items = feed_all(framer, chunked(stream, 1))
     assert items == expected
     assert framer.buffered == 0
 
 
 def test_mixed_frames_split_at_every_byte_boundary() -> None:
     sample = [*BINARY_FRAMES[:4], *TEXT_FRAMES[:3], *BINARY_FRAMES[4:7], TEXT_FRAMES[3]]
-    stream = b"".join(sample)
-    for cut in range(len(stream) + 1):
-        framer = H02Framer()
-        assert _feed_all(framer, [stream[:cut], stream[cut:]]) == sample, f"split at {cut}"
-        assert framer.buffered == 0
+    assert_split_at_every_byte(H02Framer, sample)
 
 
 def test_garbage_between_frames_is_reported_in_order() -> None:
     junk1, junk2 = b"\x00\x01hello", b"\xff*\x00$"
     stream = junk1 + TEXT_FRAMES[0] + junk2 + BINARY_FRAMES[0] + TEXT_FRAMES[1]
     items = H02Framer().feed(stream)
-    assert _frames(items) == [TEXT_FRAMES[0], BINARY_FRAMES[0], TEXT_FRAMES[1]]
-    errors = _errors(items)
+    assert frames_of(items) == [TEXT_FRAMES[0], BINARY_FRAMES[0], TEXT_FRAMES[1]]
+    errors = errors_of(items)
     assert [e.raw for e in errors] == [junk1, b"\xff", b"*\x00", b"$"]
     assert items.index(errors[0]) == 0
 
@@ -620,16 +508,16 @@ def test_text_frame_cut_short_by_a_new_frame() -> None:
 
 def test_binary_bytes_inside_a_text_frame() -> None:
     items = H02Framer().feed(b"*HQ,1,V1,\x01\x02" + TEXT_FRAMES[0])
-    assert _frames(items) == [TEXT_FRAMES[0]]
-    assert [e.reason for e in _errors(items)] == ["malformed", "garbage"]
+    assert frames_of(items) == [TEXT_FRAMES[0]]
+    assert [e.reason for e in errors_of(items)] == ["malformed", "garbage"]
 
 
 def test_frame_too_long_resyncs() -> None:
     framer = H02Framer(max_frame_size=200)
     bogus = b"*HQ," + b"1" * 300
     items = framer.feed(bogus + TEXT_FRAMES[0])
-    assert _frames(items) == [TEXT_FRAMES[0]]
-    assert [e.reason for e in _errors(items)] == ["frame_too_long"]
+    assert frames_of(items) == [TEXT_FRAMES[0]]
+    assert [e.reason for e in errors_of(items)] == ["frame_too_long"]
 
 
 def test_fixed_binary_length_needs_no_lookahead() -> None:
@@ -645,7 +533,7 @@ def test_binary_frame_without_a_follower_falls_back_to_32_bytes() -> None:
     frame = BINARY_FRAMES[0]
     framer = H02Framer()
     items = framer.feed(frame + bytes(200))
-    assert _frames(items)[0] == frame[:BINARY_MIN_LENGTH]
+    assert frames_of(items)[0] == frame[:BINARY_MIN_LENGTH]
     assert framer.buffered <= framer.max_frame_size
 
 
@@ -668,50 +556,34 @@ def test_buffer_is_bounded_and_flush_reports_the_rest() -> None:
 )
 def test_random_garbage_never_breaks_the_framer(picks: list[int], garbage: list[bytes], data: st.DataObject) -> None:
     frames = [REAL_FRAMES[i].rstrip(b"\r\n") if REAL_FRAMES[i][:1] == b"*" else REAL_FRAMES[i] for i in picks]
-    stream = b""
-    for index, frame in enumerate(frames):
-        stream += garbage[index % len(garbage)] + frame
-    stream += garbage[-1] + FOLLOWER
-    cuts = sorted(data.draw(st.lists(st.integers(min_value=0, max_value=len(stream)), max_size=8)))
-    chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
-
-    framer = H02Framer()
-    items = _feed_all(framer, chunks)
-    got = _frames(items)
+    stream = garbage_stream(frames, garbage, tail=FOLLOWER)
+    cuts = data.draw(st.lists(st.integers(min_value=0, max_value=len(stream)), max_size=8))
     # in order; a binary frame may keep the garbage that follows it (it has no terminator) and still
     # decodes to the same fix; at most one real frame is lost to a bogus marker in the garbage
-    remaining = iter(got)
-    found = [frame for frame in frames if any(candidate[: len(frame)] == frame for candidate in remaining)]
-    assert len(found) >= len(frames) - 1
-    assert _only_line_ends_dropped(stream, items, framer)
+    assert_resyncs_after_garbage(
+        H02Framer,
+        frames,
+        stream,
+        cuts,
+        may_lose=1,
+        same_frame=lambda got, frame: got[: len(frame)] == frame,
+        line_ends_dropped=True,
+    )
 
 
 @settings(max_examples=150, deadline=None)
 @given(noise=st.binary(max_size=400), chunk=st.integers(min_value=1, max_value=64))
 def test_pure_noise_then_back_in_sync(noise: bytes, chunk: int) -> None:
-    framer = H02Framer(max_frame_size=256)
-    items = _feed_all(framer, [noise[i : i + chunk] for i in range(0, len(noise), chunk)])
-    assert _only_line_ends_dropped(noise, items, framer)  # flushes what is held
-    tail = framer.feed(TEXT_FRAMES[0] + TEXT_FRAMES[0])
-    assert _frames(tail)[-1] == TEXT_FRAMES[0]  # back in sync within one frame
+    assert_noise_then_resync(
+        lambda: H02Framer(max_frame_size=256), noise, chunk, TEXT_FRAMES[0], line_ends_dropped=True
+    )
 
 
 # -- fuzzing: only DecodeError may come out -----------------------------------------------------------
 
 
 def _decode_all(frame: bytes) -> list[DecodedMessage]:
-    messages: list[DecodedMessage] = []
-    error: DecodeError | None = None
-    try:
-        messages = H02Decoder(device_id=DEVICE_ID).decode(frame, RECEIVED)
-    except DecodeError as exc:
-        error = exc
-    if error is not None:
-        assert error.reason in set(DecodeReason)
-        assert error.raw == frame
-    for message in messages:
-        _assert_invariants(message)
-    return messages
+    return fuzz_decode(lambda: H02Decoder(device_id=DEVICE_ID), frame, PROTOCOL)
 
 
 @settings(max_examples=200, deadline=None)
@@ -725,13 +597,8 @@ def test_fuzz_random_bytes(data: bytes) -> None:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(index=st.integers(min_value=0, max_value=max(len(REAL_FRAMES) - 1, 0)), data=st.data())
 def test_fuzz_mutated_real_frames(index: int, data: st.DataObject) -> None:
-    frame = bytearray(REAL_FRAMES[index])
-    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
-        position = data.draw(st.integers(min_value=1, max_value=len(frame) - 1))
-        if frame[0] == 0x2A:
-            frame[position] = data.draw(st.sampled_from(b"0123456789ABCDEF,.-#NSEWAV *"))
-        else:
-            frame[position] = data.draw(st.integers(min_value=0, max_value=255))
+    text = REAL_FRAMES[index][0] == 0x2A
+    frame = mutated(data, REAL_FRAMES[index], first=1, alphabet=b"0123456789ABCDEF,.-#NSEWAV *" if text else None)
     cut = data.draw(st.integers(min_value=1, max_value=len(frame)))
     _decode_all(bytes(frame))
     _decode_all(bytes(frame[:cut]))
@@ -751,20 +618,12 @@ def test_fuzz_text_fields(fields: list[str], command: str) -> None:
 
 # -- encoder round trip ----------------------------------------------------------------------------------
 
-coordinates = st.floats(min_value=-90, max_value=90, allow_nan=False)
-longitudes = st.floats(min_value=-180, max_value=180, allow_nan=False)
-times = st.datetimes(
-    min_value=datetime(2000, 1, 1),  # noqa: DTZ001 - hypothesis bounds are naive; timezones= makes them UTC
-    max_value=datetime(2099, 12, 31),  # noqa: DTZ001
-    timezones=st.just(UTC),
-)
-
 
 @settings(max_examples=150, deadline=None)
 @given(
-    time_utc=times,
-    latitude=coordinates,
-    longitude=longitudes,
+    time_utc=utc_times(),
+    latitude=LATITUDES,
+    longitude=LONGITUDES,
     speed=st.floats(min_value=0, max_value=1800),
     heading=st.integers(min_value=0, max_value=359),
     valid=st.booleans(),
@@ -798,7 +657,7 @@ def test_encoder_framer_decoder_round_trip(
         alarm=alarm,
     )
     framer = H02Framer()
-    frames = _frames(framer.feed(encoder.location(fix) + encoder.heartbeat()))
+    frames = frames_of(framer.feed(encoder.location(fix) + encoder.heartbeat()))
     assert len(frames) == 2
     decoder = H02Decoder()
     (message,) = decoder.decode(frames[0], RECEIVED)

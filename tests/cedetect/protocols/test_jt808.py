@@ -8,12 +8,9 @@ more test replays them all on one decoder in test order, as traccar does.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +18,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cedetect import protocols
-from cedetect.models import Position, PositionFlag
 from cedetect.protocols import jt808
 from cedetect.protocols.attributes import Alarm
 from cedetect.protocols.base import (
@@ -30,7 +26,6 @@ from cedetect.protocols.base import (
     DecodeReason,
     FixToSend,
     FramingError,
-    check_position_invariants,
 )
 from cedetect.protocols.jt808 import (
     Jt808Decoder,
@@ -46,54 +41,63 @@ from cedetect.protocols.jt808 import (
     unescape,
     xor_checksum,
 )
-
-DEVICE_ID = "123456789012345"
-RECEIVED = datetime(2026, 8, 30, 12, 0, 0, tzinfo=UTC)
-VECTORS_FILE = (
-    Path(__file__).resolve().parents[3].parent / "shared" / "data" / "tracker_vectors" / "tracker_vectors.json"
+from tests.cedetect.protocols.vectors import (
+    DEVICE_ID,
+    LATITUDES,
+    LONGITUDES,
+    RECEIVED,
+    VECTORS_FILE,
+    Mapped,
+    accounted,
+    alarm_set,
+    assert_every_byte_accounted,
+    assert_frame_checks_agree,
+    assert_position_invariants,
+    assert_refused,
+    assert_resyncs_after_garbage,
+    assert_split_at_every_byte,
+    assert_tables_name_vectors,
+    by_test_method,
+    check_attributes,
+    check_fix,
+    chunked,
+    errors_of,
+    feed_all,
+    frame_check_failed,
+    frames_of,
+    fuzz_decode,
+    garbage_stream,
+    load_vectors,
+    mutated,
+    numbered_lookup,
+    parametrize_vectors,
+    payload_bytes,
+    positions_of,
+    same,
+    utc_times,
+    vector_model,
 )
+
+PROTOCOL = "jt808"
 PHONE = bytes.fromhex("013511221122")
 
 
 # -- traccar attribute names -> ours ----------------------------------------------------------------
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def _alarm_set(value: Any) -> set[str]:
-    return {_snake(part) for part in str(value).split(",") if part}
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
 def _metres_to_km(value: Any) -> float:
     return float(value) / 1000
 
 
-@dataclass(frozen=True)
-class Mapped:
-    """Where a traccar attribute appears on our side, and the value traccar's becomes.
-
-    ``names`` are our attributes (the first present one is compared: traccar reuses a few names
-    for values of different units); ``field`` a Position field used instead when there is a fix.
-    """
-
-    names: tuple[str, ...]
-    convert: Callable[[Any], Any] = _same
-    field: str | None = None
-
-
-def _m(*names: str, convert: Callable[[Any], Any] = _same, field: str | None = None) -> Mapped:
-    return Mapped(names, convert, field)
+def _m(*names: str, convert: Callable[[Any], Any] = same, field: str | None = None) -> Mapped:
+    """Our attribute(s) for a traccar one: the first present is compared (traccar reuses a few names for
+    values of different units)."""
+    return Mapped(names[0], convert, field, fallbacks=names[1:])
 
 
 #: traccar attribute -> ours (the attribute table is in the docstring of cedetect.protocols.jt808).
 ATTRIBUTE_MAP: dict[str, Mapped] = {
-    "alarm": _m("alarm", convert=_alarm_set),  # camelCase alarm names -> snake_case, compared as sets
+    "alarm": _m("alarm", convert=alarm_set),  # camelCase alarm names -> snake_case, compared as sets
     "status": _m("raw_status"),
     "ignition": _m("ignition"),
     "motion": _m("motion"),
@@ -238,111 +242,9 @@ SKIPS: dict[str, str] = {}
 TRACCAR_DROPS: dict[str, tuple[str, str]] = {}
 
 
-def _mapped(key: str) -> Mapped | None:
-    if key in ATTRIBUTE_MAP:
-        return ATTRIBUTE_MAP[key]
-    for pattern, make in NUMBERED_MAP:
-        match = pattern.fullmatch(key)
-        if match:
-            return make(match.group(1))
-    return None
+_mapped = numbered_lookup(ATTRIBUTE_MAP, NUMBERED_MAP)
 
-
-def _load_vectors() -> list[dict[str, Any]]:
-    data = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
-    vectors: list[dict[str, Any]] = data["protocols"]["huabao"]
-    return vectors
-
-
-VECTORS = _load_vectors() if VECTORS_FILE.is_file() else []
-
-
-def _payload(vector: dict[str, Any]) -> bytes:
-    payload = str(vector["payload"])
-    return bytes.fromhex(payload) if vector["encoding"] == "hex" else payload.encode("latin-1")
-
-
-def _model(vector: dict[str, Any]) -> str | None:
-    model: str | None = (vector.get("config") or {}).get("model")
-    return model
-
-
-def _crc_bad(vector: dict[str, Any]) -> bool:
-    check = vector.get("frame_check_derived")
-    return check is not None and not check["valid"]
-
-
-def _assert_invariants(message: DecodedMessage) -> None:
-    position = message.position
-    if position is None:
-        return
-    assert position.device_id == message.device_id
-    assert position.protocol == "jt808"
-    assert position.time_utc.tzinfo is not None
-    assert position.received_utc == RECEIVED
-    assert 0 <= position.heading_deg < 360
-    assert position.flags == tuple(sorted(set(check_position_invariants(position, RECEIVED))))
-    assert (PositionFlag.INVALID_FIX in position.flags) == (not position.valid)
-    assert position.attributes == message.attributes
-    assert Position.model_validate_json(position.model_dump_json()) == position
-
-
-def _expected_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T")).replace(tzinfo=UTC)
-
-
-def _check_fix(checks: dict[str, Any], positions: list[Position]) -> None:
-    fix_keys = {"time_utc", "valid", "latitude", "longitude", "speed", "course", "altitude"}
-    if not fix_keys & set(checks):
-        return
-    assert positions, f"fix checks {sorted(fix_keys & set(checks))} need a position"
-    for position in positions:
-        if "time_utc" in checks:
-            assert position.time_utc == _expected_time(checks["time_utc"])
-        if "valid" in checks:
-            assert position.valid is checks["valid"]
-        if "latitude" in checks:
-            assert position.latitude == pytest.approx(checks["latitude"], abs=1e-5)
-        if "longitude" in checks:
-            assert position.longitude == pytest.approx(checks["longitude"], abs=1e-5)
-        if "speed" in checks:  # traccar: knots
-            assert position.speed_kmh == pytest.approx(checks["speed"] * 1.852, abs=0.01)
-        if "course" in checks:
-            assert position.heading_deg == pytest.approx(checks["course"], abs=1e-6)
-        if "altitude" in checks:
-            assert position.altitude_m == pytest.approx(checks["altitude"], abs=1e-6)
-
-
-def _ours(message: DecodedMessage, mapped: Mapped) -> Any:
-    if mapped.field is not None and message.position is not None:
-        return getattr(message.position, mapped.field)
-    for name in mapped.names:
-        if name in message.attributes:
-            return message.attributes[name]
-    return None
-
-
-def _check_attributes(expected: dict[str, Any], messages: list[DecodedMessage]) -> None:
-    for key, value in expected.items():
-        if key in UNSUPPORTED:
-            continue
-        mapped = _mapped(key)
-        assert mapped is not None, f"traccar attribute {key!r} is neither mapped nor listed as unsupported"
-        found = [ours for m in messages if (ours := _ours(m, mapped)) is not None]
-        if value is None:
-            assert not found, f"{mapped.names} must be absent"
-            continue
-        assert found, f"{mapped.names} (traccar {key}) missing"
-        want = mapped.convert(value)
-        for got in found:
-            if key == "alarm":
-                assert _alarm_set(got) == want
-            elif isinstance(want, float):
-                assert isinstance(got, int | float)
-                assert not isinstance(got, bool)
-                assert got == pytest.approx(want, abs=1e-6)
-            else:
-                assert got == want
+VECTORS = load_vectors("huabao")
 
 
 def test_vectors_are_present() -> None:
@@ -350,26 +252,21 @@ def test_vectors_are_present() -> None:
     assert len(VECTORS) > 90
 
 
-@pytest.mark.parametrize("vector", VECTORS, ids=[v["id"] for v in VECTORS])
+@parametrize_vectors(VECTORS)
 def test_traccar_vector(vector: dict[str, Any]) -> None:
     vid = vector["id"]
-    raw = _payload(vector)
+    raw = payload_bytes(vector)
     if vid in SKIPS:
         pytest.skip(SKIPS[vid])
-    decoder = Jt808Decoder(device_id=DEVICE_ID, model=_model(vector))
+    decoder = Jt808Decoder(device_id=DEVICE_ID, model=vector_model(vector))
 
-    if _crc_bad(vector):
-        with pytest.raises(DecodeError) as caught:
-            decoder.decode(raw, RECEIVED)
-        assert caught.value.reason == DecodeReason.BAD_CHECKSUM
-        assert caught.value.raw == raw
+    if frame_check_failed(vector):
+        assert_refused(decoder, raw, DecodeReason.BAD_CHECKSUM)
         return
     if vid in TRACCAR_DROPS:
         assert vector["expect"] == "no_position", "only dropped frames may be refused"
         reason, _why = TRACCAR_DROPS[vid]
-        with pytest.raises(DecodeError) as caught:
-            decoder.decode(raw, RECEIVED)
-        assert caught.value.reason == reason
+        assert_refused(decoder, raw, reason)
         return
 
     _verify(vector, raw, decoder.decode(raw, RECEIVED))
@@ -383,13 +280,13 @@ def _verify(vector: dict[str, Any], raw: bytes, messages: list[DecodedMessage]) 
     for index, message in enumerate(messages):
         assert message.raw == raw
         assert message.device_id == expected_id
-        _assert_invariants(message)
+        assert_position_invariants(message, PROTOCOL)
         if index > 0:
             assert message.response is None, "a batch is answered once"
         if message.response is not None and binary:
             _check_answer(parse_frame(raw), message.response)
 
-    positions = [m.position for m in messages if m.position is not None]
+    positions = positions_of(messages)
     expect = vector["expect"]
     if expect == "no_position":
         assert not positions
@@ -399,30 +296,30 @@ def _verify(vector: dict[str, Any], raw: bytes, messages: list[DecodedMessage]) 
         assert any(m.attributes.keys() - {"message_type"} for m in messages)
 
     checks = dict(vector.get("checks") or {})
-    _check_fix(checks, positions)
+    check_fix(checks, positions)
     # traccar's verifyAttribute(s) looks at the first position of a list
-    _check_attributes(checks.get("attributes") or {}, messages[:1])
+    check_attributes(checks.get("attributes") or {}, messages[:1], _mapped, unsupported=UNSUPPORTED)
 
 
 def _escaped_form(vector: dict[str, Any]) -> bytes | None:
     """The wire form of a vector written unescaped whose raw bytes hold 7D 01/02 as data, if its XOR fits."""
-    raw = _payload(vector)
+    raw = payload_bytes(vector)
     inner = raw[1:-1]
     if raw[:1] != b"\x7e" or xor_checksum(inner[:-1]) != inner[-1]:
         return None
     return b"\x7e" + escape(inner) + b"\x7e"
 
 
-UNESCAPED_VECTORS = [v for v in VECTORS if _crc_bad(v) and _escaped_form(v) is not None]
+UNESCAPED_VECTORS = [v for v in VECTORS if frame_check_failed(v) and _escaped_form(v) is not None]
 
 
-@pytest.mark.parametrize("vector", UNESCAPED_VECTORS, ids=[v["id"] for v in UNESCAPED_VECTORS])
+@parametrize_vectors(UNESCAPED_VECTORS)
 def test_bad_checksum_vectors_written_unescaped_decode_once_escaped(vector: dict[str, Any]) -> None:
     """huabao-040 and the JC371 samples fail the XOR only because traccar's test holds them unescaped
     (7D 01 there is data); escaped as a device sends them, they decode to what traccar asserts."""
     frame = _escaped_form(vector)
     assert frame is not None
-    _verify(vector, frame, Jt808Decoder(device_id=DEVICE_ID, model=_model(vector)).decode(frame, RECEIVED))
+    _verify(vector, frame, Jt808Decoder(device_id=DEVICE_ID, model=vector_model(vector)).decode(frame, RECEIVED))
 
 
 def test_unescaped_vectors_are_the_expected_ones() -> None:
@@ -448,52 +345,48 @@ def test_vectors_replayed_on_one_connection() -> None:
     """traccar's way: one decoder, test order, the model switched where the test switches it."""
     decoder = Jt808Decoder()
     outcomes = []
-    for vector in sorted(VECTORS, key=lambda v: (v["test_method"], v["test_line"])):
-        decoder.model = (_model(vector) or "").upper() or None
-        raw = _payload(vector)
+    for vector in (v for _method, vectors in by_test_method(VECTORS) for v in vectors):
+        decoder.model = (vector_model(vector) or "").upper() or None
+        raw = payload_bytes(vector)
         try:
             messages = decoder.decode(raw, RECEIVED)
         except DecodeError as exc:
             outcomes.append((vector["id"], exc.reason))
             continue
-        fresh = Jt808Decoder(device_id=DEVICE_ID, model=_model(vector)).decode(raw, RECEIVED)
+        fresh = Jt808Decoder(device_id=DEVICE_ID, model=vector_model(vector)).decode(raw, RECEIVED)
         assert [(m.kind, m.position, m.attributes) for m in messages] == [
             (m.kind, m.position, m.attributes) for m in fresh
         ]
         outcomes.append((vector["id"], "decoded"))
     refused = {vid: reason for vid, reason in outcomes if reason != "decoded"}
     assert set(refused.values()) == {DecodeReason.BAD_CHECKSUM}
-    assert set(refused) == {v["id"] for v in VECTORS if _crc_bad(v)}
+    assert set(refused) == {v["id"] for v in VECTORS if frame_check_failed(v)}
 
 
 def test_vector_tables_name_real_vectors() -> None:
-    ids = {v["id"] for v in VECTORS}
-    for table in (SKIPS, TRACCAR_DROPS):
-        assert set(table) <= ids
+    assert_tables_name_vectors(VECTORS, SKIPS, TRACCAR_DROPS)
 
 
 def test_every_vector_is_accounted_for() -> None:
     decoded = refused = 0
     for vector in VECTORS:
-        if _crc_bad(vector) or vector["id"] in TRACCAR_DROPS or vector["id"] in SKIPS:
+        if frame_check_failed(vector) or vector["id"] in TRACCAR_DROPS or vector["id"] in SKIPS:
             refused += 1
             continue
-        Jt808Decoder(device_id=DEVICE_ID, model=_model(vector)).decode(_payload(vector), RECEIVED)
+        Jt808Decoder(device_id=DEVICE_ID, model=vector_model(vector)).decode(payload_bytes(vector), RECEIVED)
         decoded += 1
     assert decoded + refused == len(VECTORS)
-    assert refused == sum(1 for v in VECTORS if _crc_bad(v))
+    assert refused == sum(1 for v in VECTORS if frame_check_failed(v))
 
 
 def test_checksum_of_real_frames() -> None:
     """Our XOR (after unescaping) agrees with the extractor's frame_check_derived on every vector."""
-    checked = 0
-    for vector in VECTORS:
-        check = vector.get("frame_check_derived")
-        if check is None:
-            continue
-        data, _ = unescape(_payload(vector)[1:-1])
-        assert (xor_checksum(data[:-1]) == data[-1]) is check["valid"], vector["id"]
-        checked += 1
+
+    def xor_passes(raw: bytes) -> bool:
+        data, _ = unescape(raw[1:-1])
+        return xor_checksum(data[:-1]) == data[-1]
+
+    checked = assert_frame_checks_agree(VECTORS, xor_passes)
     assert checked > 90
 
 
@@ -668,10 +561,7 @@ def test_terminal_ids() -> None:
 )
 def test_frame_integrity(frame: bytes, reason: str) -> None:
     assert Jt808Decoder().decode(LOCATION_PLAIN, RECEIVED)[0].position is not None  # the intact original
-    with pytest.raises(DecodeError) as caught:
-        Jt808Decoder(device_id=DEVICE_ID).decode(frame, RECEIVED)
-    assert caught.value.reason == reason
-    assert caught.value.raw == frame
+    assert_refused(Jt808Decoder(device_id=DEVICE_ID), frame, reason)
 
 
 def test_invalid_date_and_coordinates_are_named() -> None:
@@ -731,8 +621,8 @@ def test_unescaped_form_is_accepted_when_the_xor_agrees() -> None:
 def _good_frames() -> list[bytes]:
     frames = []
     for vector in VECTORS:
-        raw = _payload(vector)
-        if raw[:1] != b"\x7e" or _crc_bad(vector) or 0x7E in raw[1:-1]:
+        raw = payload_bytes(vector)
+        if raw[:1] != b"\x7e" or frame_check_failed(vector) or 0x7E in raw[1:-1]:
             continue  # the framer sees wire frames only: no raw 7E inside
         frames.append(raw)
     return frames
@@ -741,27 +631,6 @@ def _good_frames() -> list[bytes]:
 REAL_FRAMES = _good_frames()
 SAMPLE = REAL_FRAMES[:10]
 TEXT = b"(794104004140,1,001,BASE,2,TIME)"
-
-
-def _feed_all(framer: Jt808Framer, chunks: list[bytes]) -> list[bytes | FramingError]:
-    out: list[bytes | FramingError] = []
-    for chunk in chunks:
-        out.extend(framer.feed(chunk))
-        assert framer.buffered <= framer.max_frame_size
-    return out
-
-
-def _frames(items: list[bytes | FramingError]) -> list[bytes]:
-    return [item for item in items if isinstance(item, bytes)]
-
-
-def _errors(items: list[bytes | FramingError]) -> list[FramingError]:
-    return [item for item in items if isinstance(item, FramingError)]
-
-
-def _accounted(items: list[bytes | FramingError], framer: Jt808Framer) -> bytes:
-    parts = [item if isinstance(item, bytes) else item.raw for item in items]
-    return b"".join(parts) + b"".join(e.raw for e in framer.flush())
 
 
 def test_there_are_real_frames() -> None:
@@ -776,19 +645,13 @@ def test_each_real_frame_alone() -> None:
 
 
 def test_concatenated_frames_split_at_every_byte_boundary() -> None:
-    frames = [*SAMPLE[:4], TEXT, *SAMPLE[4:]]
-    stream = b"".join(frames)
-    for cut in range(len(stream) + 1):
-        framer = Jt808Framer()
-        items = _feed_all(framer, [stream[:cut], stream[cut:]])
-        assert items == frames, f"split at {cut}"
-        assert framer.buffered == 0
+    assert_split_at_every_byte(Jt808Framer, [*SAMPLE[:4], TEXT, *SAMPLE[4:]])
 
 
 def test_all_real_frames_byte_by_byte() -> None:
     stream = b"".join(REAL_FRAMES)
     framer = Jt808Framer()
-    items = _feed_all(framer, [stream[i : i + 1] for i in range(len(stream))])
+    items = feed_all(framer, chunked(stream, 1))
     assert items == REAL_FRAMES
 
 
@@ -797,9 +660,9 @@ def test_garbage_and_stray_delimiters_resync() -> None:
     stream = junk1 + SAMPLE[0] + junk2 + SAMPLE[1] + junk3 + SAMPLE[2] + b"(no end\x00" + SAMPLE[3]
     framer = Jt808Framer()
     items = framer.feed(stream)
-    assert _frames(items) == SAMPLE[:4]
-    assert _accounted(items, framer) == stream
-    assert {e.reason for e in _errors(items)} == {"garbage"}
+    assert frames_of(items) == SAMPLE[:4]
+    assert accounted(items, framer) == stream
+    assert {e.reason for e in errors_of(items)} == {"garbage"}
 
 
 def test_damaged_frame_is_handed_on_for_the_decoder_to_refuse() -> None:
@@ -818,10 +681,10 @@ def test_damaged_frame_is_handed_on_for_the_decoder_to_refuse() -> None:
 def test_frame_too_long_and_buffer_bound() -> None:
     framer = Jt808Framer(max_frame_size=64)
     items = framer.feed(b"\x7e" + b"\x01" * 100)
-    assert [e.reason for e in _errors(items)] == ["frame_too_long"]
+    assert [e.reason for e in errors_of(items)] == ["frame_too_long"]
     assert framer.buffered == 0
     items = framer.feed(b"\x7e" + HEARTBEAT_2013)  # the lost frame's end, then a real frame
-    assert _frames(items) == [HEARTBEAT_2013]
+    assert frames_of(items) == [HEARTBEAT_2013]
     for _ in range(20):
         framer.feed(b"(" + b"a" * 50)
         assert framer.buffered <= 64
@@ -846,22 +709,16 @@ def test_random_garbage_without_delimiters_loses_no_frame(
     picks: list[int], garbage: list[bytes], data: st.DataObject
 ) -> None:
     frames = [REAL_FRAMES[i] for i in picks]
-    stream = b"".join(garbage[i % len(garbage)] + frame for i, frame in enumerate(frames)) + garbage[-1]
-    cuts = sorted(data.draw(st.lists(st.integers(min_value=0, max_value=len(stream)), max_size=8)))
-    chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
-    framer = Jt808Framer()
-    items = _feed_all(framer, chunks)
-    assert _frames(items) == frames
-    assert _accounted(items, framer) == stream
+    stream = garbage_stream(frames, garbage)
+    cuts = data.draw(st.lists(st.integers(min_value=0, max_value=len(stream)), max_size=8))
+    assert_resyncs_after_garbage(Jt808Framer, frames, stream, cuts)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(chunks=st.lists(st.binary(max_size=200), max_size=8), picks=st.lists(st.integers(0, 9), max_size=4))
 def test_arbitrary_bytes_never_break_the_framer(chunks: list[bytes], picks: list[int]) -> None:
     stream_chunks = [*chunks, *(SAMPLE[i % len(SAMPLE)] for i in picks)]
-    framer = Jt808Framer(max_frame_size=512)
-    items = _feed_all(framer, stream_chunks)
-    assert _accounted(items, framer) == b"".join(stream_chunks)
+    assert_every_byte_accounted(Jt808Framer(max_frame_size=512), stream_chunks)
 
 
 # -- fuzzing: only DecodeError may come out -----------------------------------------------------
@@ -874,19 +731,7 @@ HANDLED_TYPES = [
 
 
 def _decode_all(frame: bytes, model: str | None = None) -> list[DecodedMessage]:
-    decoder = Jt808Decoder(device_id=DEVICE_ID, model=model)
-    messages: list[DecodedMessage] = []
-    error: DecodeError | None = None
-    try:
-        messages = decoder.decode(frame, RECEIVED)
-    except DecodeError as exc:
-        error = exc
-    if error is not None:
-        assert error.reason in set(DecodeReason)
-        assert error.raw == frame
-    for message in messages:
-        _assert_invariants(message)
-    return messages
+    return fuzz_decode(lambda: Jt808Decoder(device_id=DEVICE_ID, model=model), frame, PROTOCOL)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -913,10 +758,7 @@ def test_fuzz_well_framed_random_bodies(message_type: int, body: bytes, model: s
 @given(index=st.integers(min_value=0, max_value=max(len(REAL_FRAMES) - 1, 0)), data=st.data())
 def test_fuzz_mutated_real_frames(index: int, data: st.DataObject) -> None:
     frame = parse_frame(REAL_FRAMES[index])
-    body = bytearray(frame.body)
-    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
-        if body:
-            body[data.draw(st.integers(0, len(body) - 1))] = data.draw(st.integers(0, 255))
+    body = mutated(data, frame.body)
     body = body[: data.draw(st.integers(min_value=0, max_value=len(body)))]
     model = data.draw(st.sampled_from(MODELS))
     short = frame.vendor
@@ -932,19 +774,15 @@ def test_fuzz_mutated_real_frames(index: int, data: st.DataObject) -> None:
 # -- simulated device and round trip --------------------------------------------------------------
 
 phones = st.from_regex(r"1[0-9]{10}", fullmatch=True)
-times = st.datetimes(
-    min_value=datetime(2001, 1, 1),  # noqa: DTZ001 - hypothesis bounds are naive; timezones= makes them UTC
-    max_value=datetime(2098, 12, 31),  # noqa: DTZ001
-    timezones=st.just(UTC),
-)
+times = utc_times(2001, 2098)
 
 
 @settings(max_examples=200, deadline=None)
 @given(
     phone=phones,
     time_utc=times,
-    latitude=st.floats(min_value=-90, max_value=90, allow_nan=False),
-    longitude=st.floats(min_value=-180, max_value=180, allow_nan=False),
+    latitude=LATITUDES,
+    longitude=LONGITUDES,
     speed=st.floats(min_value=0, max_value=300, allow_nan=False),
     heading=st.integers(min_value=0, max_value=359),
     satellites=st.integers(min_value=0, max_value=40),

@@ -10,12 +10,9 @@ checked.
 
 from __future__ import annotations
 
-import json
+import itertools
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cedetect import protocols
-from cedetect.models import Position, PositionFlag
+from cedetect.models import PositionFlag
 from cedetect.protocols import meitrack
 from cedetect.protocols.base import (
     DecodedMessage,
@@ -44,28 +41,40 @@ from cedetect.protocols.meitrack import (
     encode_location,
     parse_frame,
 )
-
-DEVICE_ID = "123456789012345"
-RECEIVED = datetime(2026, 8, 30, 12, 0, 0, tzinfo=UTC)
-VECTORS_FILE = (
-    Path(__file__).resolve().parents[3].parent / "shared" / "data" / "tracker_vectors" / "tracker_vectors.json"
+from tests.cedetect.protocols.vectors import (
+    DEVICE_ID,
+    LATITUDES,
+    LONGITUDES,
+    RECEIVED,
+    VECTORS_FILE,
+    Mapped,
+    assert_position_invariants,
+    assert_refused,
+    assert_resyncs_after_garbage,
+    assert_split_at_every_byte,
+    assert_tables_name_vectors,
+    check_attributes,
+    check_fix,
+    driving_alarm_set,
+    exact_type,
+    frame_by_id,
+    frames_of,
+    fuzz_decode,
+    garbage_stream,
+    in_line_order,
+    load_vectors,
+    mutated,
+    parametrize_vectors,
+    payload_bytes,
+    positions_of,
+    utc_times,
+    vector_model,
 )
+
+PROTOCOL = "meitrack"
 
 
 # -- traccar attribute names -> ours ----------------------------------------------------------------
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def _alarm_set(value: Any) -> set[str]:
-    names = {"braking": "hard_braking", "acceleration": "hard_acceleration", "cornering": "hard_cornering"}
-    return {names.get(_snake(part), _snake(part)) for part in str(value).split(",") if part}
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 def _media_file(path: Any) -> str:
@@ -76,18 +85,9 @@ def _media_file(path: Any) -> str:
     return name
 
 
-@dataclass(frozen=True)
-class Mapped:
-    """Where a traccar attribute appears on our side; ``field``: a Position field used when there is a fix."""
-
-    name: str
-    convert: Callable[[Any], Any] = _same
-    field: str | None = None
-
-
 #: traccar attribute -> ours (the attribute table is in the docstring of cedetect.protocols.meitrack).
 ATTRIBUTE_MAP: dict[str, Mapped] = {
-    "alarm": Mapped("alarm", _alarm_set),
+    "alarm": Mapped("alarm", driving_alarm_set),
     "event": Mapped("event"),
     "sat": Mapped("satellites", field="satellites"),
     "hdop": Mapped("hdop", float, field="hdop"),
@@ -143,37 +143,11 @@ INTEGRITY_FAILURES: dict[str, tuple[str, str]] = {
 SKIPS: dict[str, str] = {}
 
 
-def _load_vectors() -> list[dict[str, Any]]:
-    data = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
-    vectors: list[dict[str, Any]] = data["protocols"]["meitrack"]
-    return vectors
-
-
-VECTORS = _load_vectors() if VECTORS_FILE.is_file() else []
-
-
-def _payload(vector: dict[str, Any]) -> bytes:
-    payload = str(vector["payload"])
-    return bytes.fromhex(payload) if vector["encoding"] == "hex" else payload.encode("latin-1")
+VECTORS = load_vectors("meitrack")
 
 
 def _imei(frame: bytes) -> str:
     return frame.split(b",", 2)[1].decode("latin-1")
-
-
-def _assert_invariants(message: DecodedMessage) -> None:
-    position = message.position
-    if position is None:
-        return
-    assert position.device_id == message.device_id
-    assert position.protocol == "meitrack"
-    assert position.time_utc.tzinfo is not None
-    assert position.received_utc == RECEIVED
-    assert position.flags == tuple(sorted(set(check_position_invariants(position, RECEIVED))))
-    assert (PositionFlag.INVALID_FIX in position.flags) == (not position.valid)
-    assert 0 <= position.heading_deg < 360
-    assert position.attributes == message.attributes
-    assert Position.model_validate_json(position.model_dump_json()) == position
 
 
 def _assert_server_frame(response: bytes, imei: str, command: str) -> MeitrackFrame:
@@ -188,19 +162,16 @@ def test_vectors_are_present() -> None:
     assert len(VECTORS) >= 40
 
 
-@pytest.mark.parametrize("vector", VECTORS, ids=[v["id"] for v in VECTORS])
+@parametrize_vectors(VECTORS)
 def test_traccar_vector(vector: dict[str, Any]) -> None:
     vid = vector["id"]
     if vid in SKIPS:
         pytest.skip(SKIPS[vid])
-    raw = _payload(vector)
-    model = (vector.get("config") or {}).get("model")
+    raw = payload_bytes(vector)
+    model = vector_model(vector)
     if vid in INTEGRITY_FAILURES:
         reason, _why = INTEGRITY_FAILURES[vid]
-        with pytest.raises(DecodeError) as caught:
-            MeitrackDecoder(device_id=DEVICE_ID, model=model).decode(raw, RECEIVED)
-        assert caught.value.reason == reason
-        assert caught.value.raw == raw
+        assert_refused(MeitrackDecoder(device_id=DEVICE_ID, model=model), raw, reason)
         decoder = MeitrackDecoder(device_id=DEVICE_ID, model=model, verify_integrity=False)
     else:
         decoder = MeitrackDecoder(device_id=DEVICE_ID, model=model)
@@ -211,7 +182,7 @@ def test_traccar_vector(vector: dict[str, Any]) -> None:
     for message in messages:
         assert message.raw == raw
         assert message.device_id == imei
-        _assert_invariants(message)
+        assert_position_invariants(message, PROTOCOL)
     command = raw.split(b",", 3)[2][:3].decode("latin-1")
     if command in ("CCC", "AAC"):
         assert messages[0].response is not None
@@ -221,7 +192,7 @@ def test_traccar_vector(vector: dict[str, Any]) -> None:
     else:
         assert all(m.response is None for m in messages)
 
-    positions = [m.position for m in messages if m.position is not None]
+    positions = positions_of(messages)
     expect = vector["expect"]
     if expect == "no_position":
         assert not positions
@@ -230,71 +201,22 @@ def test_traccar_vector(vector: dict[str, Any]) -> None:
         if expect == "position":
             assert len(positions) == 1
     checks = dict(vector.get("checks") or {})
-    _check_fix(checks, positions)
-    _check_attributes(checks.get("attributes") or {}, messages)
-
-
-def _check_fix(checks: dict[str, Any], positions: list[Position]) -> None:
-    fix_keys = {"time_utc", "valid", "latitude", "longitude", "speed", "course", "altitude"}
-    if not fix_keys & set(checks):
-        return
-    assert positions, f"fix checks {sorted(fix_keys & set(checks))} need a position"
-    for position in positions:
-        if "time_utc" in checks:
-            assert position.time_utc == datetime.fromisoformat(checks["time_utc"])
-        if "valid" in checks:
-            assert position.valid is checks["valid"]
-        if "latitude" in checks:
-            assert position.latitude == pytest.approx(checks["latitude"], abs=1e-5)
-        if "longitude" in checks:
-            assert position.longitude == pytest.approx(checks["longitude"], abs=1e-5)
-        if "speed" in checks:  # traccar: knots
-            assert position.speed_kmh == pytest.approx(checks["speed"] * 1.852, abs=0.01)
-        if "course" in checks:
-            assert position.heading_deg == pytest.approx(checks["course"], abs=1e-6)
-        if "altitude" in checks:
-            assert position.altitude_m == pytest.approx(checks["altitude"], abs=1e-6)
-
-
-def _check_attributes(expected: dict[str, Any], messages: list[DecodedMessage]) -> None:
-    """traccar's verifyAttribute looks at the first position of a frame: so do we, at the first message."""
-    first = messages[0]
-    for key, value in expected.items():
-        if key in UNSUPPORTED:
-            continue
-        assert key in ATTRIBUTE_MAP, f"traccar attribute {key!r} is neither mapped nor listed as unsupported"
-        mapped = ATTRIBUTE_MAP[key]
-        if mapped.field is not None and first.position is not None:
-            got = getattr(first.position, mapped.field)
-        else:
-            got = first.attributes.get(mapped.name)
-        if value is None:
-            assert got is None, f"{mapped.name} must be absent"
-            continue
-        assert got is not None, f"{mapped.name} (traccar {key}) missing"
-        want = mapped.convert(value)
-        if key == "alarm":
-            assert _alarm_set(got) == want
-        elif isinstance(want, float):
-            assert isinstance(got, int | float)
-            assert not isinstance(got, bool)
-            assert got == pytest.approx(want, abs=1e-6)
-        else:
-            assert got == want
-            assert type(got) is type(want)
+    check_fix(checks, positions)
+    # traccar's verifyAttribute looks at the first position of a frame: so do we, at the first message
+    check_attributes(
+        checks.get("attributes") or {}, messages[:1], ATTRIBUTE_MAP, unsupported=UNSUPPORTED, extra=exact_type
+    )
 
 
 def test_vector_tables_name_real_vectors() -> None:
-    ids = {v["id"] for v in VECTORS}
-    assert set(INTEGRITY_FAILURES) <= ids
-    assert set(SKIPS) <= ids
+    assert_tables_name_vectors(VECTORS, INTEGRITY_FAILURES, SKIPS)
 
 
 def test_every_vector_is_accounted_for() -> None:
     """Each vector passes the strict checks or is listed with the reason it fails them."""
     refused: set[str] = set()
     for vector in VECTORS:
-        raw = _payload(vector)
+        raw = payload_bytes(vector)
         try:
             MeitrackDecoder().decode(raw, RECEIVED)
         except DecodeError:
@@ -306,8 +228,8 @@ def test_every_vector_is_accounted_for() -> None:
 def test_one_connection_in_test_order() -> None:
     """traccar decodes the vectors of its test method on one decoder, in line order: no state leaks."""
     decoder = MeitrackDecoder(verify_integrity=False)
-    for vector in sorted(VECTORS, key=lambda v: v["test_line"]):
-        raw = _payload(vector)
+    for vector in in_line_order(VECTORS):
+        raw = payload_bytes(vector)
         messages = decoder.decode(raw, RECEIVED)
         assert decoder.device_id == _imei(raw)
         assert all(m.device_id == _imei(raw) for m in messages)
@@ -349,10 +271,7 @@ def test_checksum_and_builder() -> None:
     ],
 )
 def test_frame_integrity(frame: bytes, reason: str) -> None:
-    with pytest.raises(DecodeError) as caught:
-        MeitrackDecoder(device_id=DEVICE_ID).decode(frame, RECEIVED)
-    assert caught.value.reason == reason
-    assert caught.value.raw == frame
+    assert_refused(MeitrackDecoder(device_id=DEVICE_ID), frame, reason)
 
 
 def test_with_and_without_line_end() -> None:
@@ -486,8 +405,7 @@ def test_ccc_records_and_acknowledgement() -> None:
 
 
 def test_ccc_acknowledgement_counts_more_records() -> None:
-    (vector,) = [v for v in VECTORS if v["id"] == "meitrack-050"]
-    messages = MeitrackDecoder().decode(_payload(vector), RECEIVED)
+    messages = MeitrackDecoder().decode(frame_by_id(VECTORS, "meitrack-050"), RECEIVED)
     assert len(messages) == 18
     assert messages[0].response is not None
     assert messages[0].response.startswith(b"@@G28,369800013460674,CCC,18*")
@@ -516,7 +434,7 @@ def _strict_frames() -> list[bytes]:
     for vector in VECTORS:
         if vector["id"] in INTEGRITY_FAILURES:
             continue
-        raw = _payload(vector)
+        raw = payload_bytes(vector)
         frames.append(raw if raw.endswith(b"\r\n") else raw + b"\r\n")
     return frames
 
@@ -524,31 +442,21 @@ def _strict_frames() -> list[bytes]:
 STREAM_FRAMES = _strict_frames()
 
 
-def _frames_of(items: list[bytes | FramingError]) -> list[bytes]:
-    return [item for item in items if isinstance(item, bytes)]
-
-
 def test_framer_cuts_concatenated_frames_at_every_split() -> None:
-    frames = [f for f in STREAM_FRAMES if len(f) < 400][:6]
-    stream = b"".join(frames)
-    for cut in range(len(stream) + 1):
-        framer = MeitrackFramer()
-        out = framer.feed(stream[:cut]) + framer.feed(stream[cut:])
-        assert out == frames, cut
-        assert framer.buffered == 0
+    assert_split_at_every_byte(MeitrackFramer, [f for f in STREAM_FRAMES if len(f) < 400][:6])
 
 
 def test_framer_reports_garbage_and_resyncs() -> None:
     framer = MeitrackFramer()
     frame = STREAM_FRAMES[0]
     out = framer.feed(b"noise$$x" + frame + b"junk" + frame)
-    assert _frames_of(out) == [frame, frame]
+    assert frames_of(out) == [frame, frame]
     skipped = b"".join(item.raw for item in out if isinstance(item, FramingError))
     assert skipped == b"noise$$xjunk"
     # a $$ inside junk whose length field spans the real frame after it
     framer = MeitrackFramer()
     out = framer.feed(b"$$A999," + frame)
-    assert _frames_of(out) == [frame]
+    assert frames_of(out) == [frame]
     assert framer.buffered == 0
 
 
@@ -583,33 +491,18 @@ def test_framer_limits() -> None:
 )
 def test_framer_random_chunks_and_garbage(picks: list[int], garbage: list[bytes], cuts: list[int]) -> None:
     frames = [STREAM_FRAMES[i] for i in picks]
-    stream = b"".join(garbage[i % len(garbage)] + frame for i, frame in enumerate(frames)) + garbage[-1]
-    framer = MeitrackFramer()
-    out: list[bytes | FramingError] = []
-    position = 0
-    for cut in cuts:
-        out += framer.feed(stream[position : position + cut])
-        position += cut
-    out += framer.feed(stream[position:])
-    out += framer.flush()
-    assert _frames_of(out) == frames
-    assert b"".join(item if isinstance(item, bytes) else item.raw for item in out) == stream
+    stream = garbage_stream(frames, garbage)
+    assert_resyncs_after_garbage(MeitrackFramer, frames, stream, itertools.accumulate(cuts))
 
 
 # -- encoder round trip ------------------------------------------------------------------------------
 
-times = st.datetimes(
-    min_value=datetime(2000, 1, 1),  # noqa: DTZ001 - hypothesis bounds are naive; timezones= makes them UTC
-    max_value=datetime(2099, 12, 31),  # noqa: DTZ001
-    timezones=st.just(UTC),
-)
-
 
 @settings(max_examples=200, deadline=None)
 @given(
-    time_utc=times,
-    latitude=st.floats(min_value=-90, max_value=90, allow_nan=False),
-    longitude=st.floats(min_value=-180, max_value=180, allow_nan=False),
+    time_utc=utc_times(),
+    latitude=LATITUDES,
+    longitude=LONGITUDES,
     speed=st.integers(min_value=0, max_value=3000).map(lambda tenths: tenths / 10),
     heading=st.integers(min_value=0, max_value=359),
     satellites=st.integers(min_value=0, max_value=30),
@@ -686,19 +579,7 @@ def test_encoder_refuses_unknown_alarm_and_bad_values() -> None:
 
 
 def _decode_all(frame: bytes, *, verify: bool = True) -> list[DecodedMessage]:
-    decoder = MeitrackDecoder(device_id=DEVICE_ID, verify_integrity=verify)
-    error: DecodeError | None = None
-    messages: list[DecodedMessage] = []
-    try:
-        messages = decoder.decode(frame, RECEIVED)
-    except DecodeError as exc:
-        error = exc
-    if error is not None:
-        assert error.reason in set(DecodeReason)
-        assert error.raw == frame
-    for message in messages:
-        _assert_invariants(message)
-    return messages
+    return fuzz_decode(lambda: MeitrackDecoder(device_id=DEVICE_ID, verify_integrity=verify), frame, PROTOCOL)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -720,10 +601,7 @@ def test_fuzz_well_framed_random_content(command: str, content: bytes) -> None:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(index=st.integers(min_value=0, max_value=max(len(STREAM_FRAMES) - 1, 0)), data=st.data())
 def test_fuzz_mutated_real_frames(index: int, data: st.DataObject) -> None:
-    frame = bytearray(STREAM_FRAMES[index])
-    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
-        spot = data.draw(st.integers(min_value=0, max_value=len(frame) - 1))
-        frame[spot] = data.draw(st.integers(min_value=0, max_value=255))
+    frame = mutated(data, STREAM_FRAMES[index])
     cut = data.draw(st.integers(min_value=0, max_value=len(frame)))
     _decode_all(bytes(frame[:cut]))
     _decode_all(bytes(frame), verify=False)

@@ -6,7 +6,6 @@ import contextlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -15,32 +14,30 @@ from hypothesis import strategies as st
 from cedetect import protocols
 from cedetect.protocols.base import DecodeError, FixToSend, check_position_invariants
 from cedetect.protocols.osmand import KNOT_KMH, OsmAndDecoder, OsmAndEncoder, snake_case
+from tests.cedetect.protocols.vectors import (
+    VECTORS_FILE,
+    assert_refused,
+    load_vectors,
+    payload_bytes,
+    vector_by_id,
+    vector_ids,
+)
 
 RECEIVED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-VECTORS = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "tracker_vectors" / "tracker_vectors.json"
+VECTORS = load_vectors("osmand")
 
 #: traccar attribute name -> ours
 ATTRIBUTE_NAMES = {"device_integer_twelve_test": "device_integer_twelve_test"}
 
 
-def _vectors() -> list[dict[str, Any]]:
-    vectors: list[dict[str, Any]] = json.loads(VECTORS.read_text())["protocols"]["osmand"]
-    return vectors
-
-
-def _ids() -> list[str]:
-    return [v["id"] for v in _vectors()] if VECTORS.is_file() else ["missing"]
-
-
-@pytest.mark.parametrize("vector_id", _ids())
+# a missing file still gives one test, which the shared_data fixture fails
+@pytest.mark.parametrize("vector_id", vector_ids(VECTORS) if VECTORS_FILE.is_file() else ["missing"])
 def test_shared_vector(vector_id: str, shared_data: Path) -> None:
-    (vector,) = [v for v in _vectors() if v["id"] == vector_id]
-    frame = str(vector["payload"]).encode()
+    vector = vector_by_id(VECTORS, vector_id)
+    frame = payload_bytes(vector)
     decoder = OsmAndDecoder()
     if vector["expect"] == "no_position":
-        with pytest.raises(DecodeError) as caught:
-            decoder.decode(frame, RECEIVED)
-        assert caught.value.reason == "no_device_id"  # traccar answers 400 and drops it
+        assert_refused(decoder, frame, "no_device_id", received=RECEIVED)  # traccar answers 400 and drops it
         return
     (message,) = decoder.decode(frame, RECEIVED)
     if vector["expect"] == "not_null":
@@ -147,10 +144,7 @@ def test_transistorsoft_json() -> None:
     ],
 )
 def test_bad_requests_have_named_reasons(frame: bytes, reason: str) -> None:
-    with pytest.raises(DecodeError) as caught:
-        OsmAndDecoder().decode(frame, RECEIVED)
-    assert caught.value.reason == reason
-    assert caught.value.raw == frame
+    assert_refused(OsmAndDecoder(), frame, reason, received=RECEIVED)
 
 
 @settings(max_examples=200, deadline=None)

@@ -10,13 +10,9 @@ handshake.
 
 from __future__ import annotations
 
-import json
 import re
 import struct
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cedetect import protocols
-from cedetect.models import Position, PositionFlag
+from cedetect.models import PositionFlag
 from cedetect.protocols.base import (
     DecodedMessage,
     DecodeError,
@@ -32,7 +28,6 @@ from cedetect.protocols.base import (
     FixToSend,
     FramingError,
     ProtocolDecoder,
-    check_position_invariants,
 )
 from cedetect.protocols.teltonika import (
     ALARM_IO,
@@ -60,51 +55,51 @@ from cedetect.protocols.teltonika import (
     parse_avl_frame,
     udp_ack,
 )
-
-DEVICE_ID = "123456789012345"  # the IMEI of the handshake that opens traccar's test methods
-RECEIVED = datetime(2026, 8, 30, 12, 0, 0, tzinfo=UTC)
-VECTORS_FILE = (
-    Path(__file__).resolve().parents[3].parent / "shared" / "data" / "tracker_vectors" / "tracker_vectors.json"
+from tests.cedetect.protocols.vectors import (
+    DEVICE_ID,  # the IMEI of the handshake that opens traccar's test methods
+    LATITUDES,
+    LONGITUDES,
+    RECEIVED,
+    VECTORS_FILE,
+    Mapped,
+    assert_frame_checks_agree,
+    assert_position_invariants,
+    assert_refused,
+    assert_resyncs_after_garbage,
+    assert_split_at_every_byte,
+    assert_tables_name_vectors,
+    by_test_method,
+    check_attributes,
+    check_fix,
+    chunked,
+    driving_alarm_set,
+    feed_all,
+    frame_by_id,
+    frame_check_failed,
+    frames_of,
+    fuzz_decode,
+    load_vectors,
+    mutated,
+    parametrize_vectors,
+    payload_bytes,
+    positions_of,
+    utc_times,
+    vector_config,
 )
+
+PROTOCOL = "teltonika"
 
 
 # -- traccar attribute names -> ours ----------------------------------------------------------------
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def _alarm_set(value: Any) -> set[str]:
-    aliases = {"braking": "hard_braking", "acceleration": "hard_acceleration", "cornering": "hard_cornering"}
-    return {aliases.get(_snake(part), _snake(part)) for part in str(value).split(",") if part}
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 def _milli(value: Any) -> float:
     return float(value) / 1000.0
 
 
-@dataclass(frozen=True)
-class Mapped:
-    """Where a traccar attribute appears on our side, and the value traccar's becomes.
-
-    ``name`` is our attribute; ``field`` a Position field used instead when the message has a fix;
-    ``bit`` picks one bit of a bit-mask attribute (traccar's ``in1`` is bit 0 of our ``input``).
-    """
-
-    name: str
-    convert: Callable[[Any], Any] = _same
-    field: str | None = None
-    bit: int | None = None
-
-
 #: traccar attribute -> ours (the attribute table is in the docstring of cedetect.protocols.teltonika).
 ATTRIBUTE_MAP: dict[str, Mapped] = {
-    "alarm": Mapped("alarm", _alarm_set),  # camelCase alarm names -> snake_case, compared as sets
+    "alarm": Mapped("alarm", driving_alarm_set),  # camelCase alarm names -> snake_case, compared as sets
     "event": Mapped("event"),
     "priority": Mapped("priority"),
     "sat": Mapped("satellites", field="satellites"),
@@ -225,38 +220,38 @@ UNSUPPORTED: dict[str, str] = {
 }
 
 
-def _mapping(key: str) -> Mapped:
+def _mapping(key: str) -> Mapped | None:
     if key in ATTRIBUTE_MAP:
         return ATTRIBUTE_MAP[key]
     match = re.fullmatch(r"io(\d+)", key)
     if match is not None:
         return IO_NAMES.get(int(match.group(1)), Mapped(key))
-    raise AssertionError(f"traccar attribute {key!r} is neither mapped nor listed as unsupported")
+    return None
+
+
+def _same_type(got: Any, want: Any) -> bool:
+    if isinstance(want, bool) or isinstance(got, bool):
+        return isinstance(got, bool) and isinstance(want, bool)
+    if isinstance(want, float):
+        return isinstance(got, float)
+    return type(got) is type(want)
+
+
+def _check_attributes(expected: dict[str, Any], java_types: dict[str, str], messages: list[DecodedMessage]) -> None:
+    """traccar's attribute checks; every value we compare also has the type traccar's has."""
+
+    def same_type(key: str, mapped: Mapped, got: Any, want: Any) -> None:
+        assert _same_type(got, want), f"{mapped.name}: {got!r} vs traccar {expected[key]!r} ({java_types.get(key)})"
+
+    check_attributes(expected, messages, _mapping, unsupported=UNSUPPORTED, extra=same_type)
 
 
 # -- vectors --------------------------------------------------------------------------------------
 
-
-def _load_vectors() -> list[dict[str, Any]]:
-    data = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
-    vectors: list[dict[str, Any]] = data["protocols"]["teltonika"]
-    return vectors
-
-
-VECTORS = _load_vectors() if VECTORS_FILE.is_file() else []
+VECTORS = load_vectors("teltonika")
 
 #: Vectors we cannot decode, with the reason.  Empty: every vector decodes or is refused by name.
 SKIPS: dict[str, str] = {}
-
-
-def _config(vector: dict[str, Any]) -> dict[str, Any]:
-    config: dict[str, Any] = vector.get("config") or {}
-    return config
-
-
-def _crc_bad(vector: dict[str, Any]) -> bool:
-    check = vector.get("frame_check_derived")
-    return check is not None and not check["valid"]
 
 
 def _tcp_codec(raw: bytes) -> int | None:
@@ -265,31 +260,16 @@ def _tcp_codec(raw: bytes) -> int | None:
 
 
 def _decoder_for(vector: dict[str, Any], device_id: str | None = DEVICE_ID) -> ProtocolDecoder:
-    config = _config(vector)
+    config = vector_config(vector)
     if config.get("connectionless"):
         return TeltonikaDatagramDecoder(model=config.get("model"), extended=config.get("extended"))
     return TeltonikaDecoder(device_id=device_id, model=config.get("model"), extended=config.get("extended"))
 
 
-def _assert_invariants(message: DecodedMessage) -> None:
-    position = message.position
-    if position is None:
-        return
-    assert position.device_id == message.device_id
-    assert position.protocol == "teltonika"
-    assert position.time_utc.tzinfo is not None
-    assert position.received_utc == RECEIVED
-    assert position.flags == tuple(sorted(set(check_position_invariants(position, RECEIVED))))
-    assert (PositionFlag.INVALID_FIX in position.flags) == (not position.valid)
-    assert 0.0 <= position.heading_deg < 360.0
-    assert position.attributes == message.attributes
-    assert Position.model_validate_json(position.model_dump_json()) == position
-
-
 def _check_acks(vector: dict[str, Any], raw: bytes, messages: list[DecodedMessage]) -> None:
     """The answers traccar sends: 01 for a handshake, the record count for AVL data, none else."""
     responses = [m.response for m in messages]
-    if _config(vector).get("connectionless"):
+    if vector_config(vector).get("connectionless"):
         expected = udp_ack(int.from_bytes(raw[2:4]), raw[5], raw[8 + int.from_bytes(raw[6:8]) + 1])
         assert responses == [expected] + [None] * (len(messages) - 1)
         return
@@ -309,28 +289,25 @@ def test_vectors_are_present() -> None:
     assert len(VECTORS) >= 40
 
 
-@pytest.mark.parametrize("vector", VECTORS, ids=[v["id"] for v in VECTORS])
+@parametrize_vectors(VECTORS)
 def test_traccar_vector(vector: dict[str, Any]) -> None:
     if vector["id"] in SKIPS:
         pytest.skip(SKIPS[vector["id"]])
-    raw = bytes.fromhex(vector["payload"])
+    raw = payload_bytes(vector)
     decoder = _decoder_for(vector)
 
-    if _crc_bad(vector):
-        with pytest.raises(DecodeError) as caught:
-            decoder.decode(raw, RECEIVED)
-        assert caught.value.reason == DecodeReason.BAD_CHECKSUM
-        assert caught.value.raw == raw
+    if frame_check_failed(vector):
+        assert_refused(decoder, raw, DecodeReason.BAD_CHECKSUM)
         return
 
     messages = decoder.decode(raw, RECEIVED)
     assert messages, "a frame that passes the checks decodes to at least one message"
-    codec = None if _config(vector).get("connectionless") else _tcp_codec(raw)
+    codec = None if vector_config(vector).get("connectionless") else _tcp_codec(raw)
     for message in messages:
         assert message.raw == raw
-        _assert_invariants(message)
+        assert_position_invariants(message, PROTOCOL)
     _check_acks(vector, raw, messages)
-    if _config(vector).get("connectionless"):
+    if vector_config(vector).get("connectionless"):
         expected_id = raw[8 : 8 + int.from_bytes(raw[6:8])].decode()  # each datagram names its device
     elif codec is None and raw != PING:
         expected_id = raw[2:].decode()  # the handshake names the device
@@ -338,7 +315,7 @@ def test_traccar_vector(vector: dict[str, Any]) -> None:
         expected_id = DEVICE_ID
     assert {m.device_id for m in messages} == {expected_id}
 
-    positions = [m.position for m in messages if m.position is not None]
+    positions = positions_of(messages)
     expect = vector["expect"]
     if codec in (CODEC_12, CODEC_13):
         # traccar fills a command reply with the last known location; it has no fix of its own
@@ -353,91 +330,25 @@ def test_traccar_vector(vector: dict[str, Any]) -> None:
         assert len(messages) == raw[9 if codec is not None else 8 + int.from_bytes(raw[6:8]) + 1]
 
     checks = dict(vector.get("checks") or {})
-    _check_fix(checks, positions)
+    check_fix(checks, positions)
     _check_attributes(checks.get("attributes") or {}, checks.get("java_types") or {}, messages)
 
 
-def _check_fix(checks: dict[str, Any], positions: list[Position]) -> None:
-    fix_keys = {"time_utc", "valid", "latitude", "longitude", "speed", "course", "altitude"}
-    if not fix_keys & set(checks):
-        return
-    assert positions, f"fix checks {sorted(fix_keys & set(checks))} need a position"
-    for position in positions:
-        if "time_utc" in checks:
-            expected = datetime.strptime(checks["time_utc"], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
-            assert position.time_utc == expected
-        if "valid" in checks:
-            assert position.valid is checks["valid"]
-        if "latitude" in checks:
-            assert position.latitude == pytest.approx(checks["latitude"], abs=1e-5)
-        if "longitude" in checks:
-            assert position.longitude == pytest.approx(checks["longitude"], abs=1e-5)
-        if "speed" in checks:  # traccar: knots
-            assert position.speed_kmh == pytest.approx(checks["speed"] * 1.852, abs=0.01)
-        if "course" in checks:
-            assert position.heading_deg == pytest.approx(checks["course"], abs=1e-6)
-        if "altitude" in checks:
-            assert position.altitude_m == pytest.approx(checks["altitude"], abs=1e-6)
+METHODS = by_test_method(VECTORS)
 
 
-def _ours(message: DecodedMessage, mapped: Mapped) -> Any:
-    if mapped.field is not None and message.position is not None:
-        return getattr(message.position, mapped.field)
-    value = message.attributes.get(mapped.name)
-    if mapped.bit is not None and isinstance(value, int):
-        return bool(value >> mapped.bit & 1)
-    return value
-
-
-def _same_type(got: Any, want: Any) -> bool:
-    if isinstance(want, bool) or isinstance(got, bool):
-        return isinstance(got, bool) and isinstance(want, bool)
-    if isinstance(want, float):
-        return isinstance(got, float)
-    return type(got) is type(want)
-
-
-def _check_attributes(expected: dict[str, Any], java_types: dict[str, str], messages: list[DecodedMessage]) -> None:
-    for key, value in expected.items():
-        if key in UNSUPPORTED:
-            continue
-        mapped = _mapping(key)
-        found = [ours for m in messages if (ours := _ours(m, mapped)) is not None]
-        if value is None:
-            assert not found, f"{mapped.name} must be absent"
-            continue
-        assert found, f"{mapped.name} (traccar {key}) missing"
-        want = mapped.convert(value)
-        for got in found:
-            if key == "alarm":
-                assert _alarm_set(got) == want
-                continue
-            assert _same_type(got, want), f"{mapped.name}: {got!r} vs traccar {value!r} ({java_types.get(key)})"
-            if isinstance(want, float):
-                assert got == pytest.approx(want, abs=1e-6)
-            else:
-                assert got == want
-
-
-def _method_sequences() -> list[tuple[str, list[dict[str, Any]]]]:
-    methods: dict[str, list[dict[str, Any]]] = {}
-    for vector in VECTORS:
-        methods.setdefault(vector["test_method"], []).append(vector)
-    return [(name, sorted(vs, key=lambda v: v["test_line"])) for name, vs in sorted(methods.items())]
-
-
-@pytest.mark.parametrize(("method", "vectors"), _method_sequences(), ids=[m for m, _ in _method_sequences()])
+@pytest.mark.parametrize(("method", "vectors"), METHODS, ids=[m for m, _ in METHODS])
 def test_traccar_method_replayed_on_one_connection(method: str, vectors: list[dict[str, Any]]) -> None:
     """As traccar's test does: one decoder per test method; its handshake gives the id to what follows."""
     decoder = _decoder_for(vectors[0], device_id=None)
     learnt: set[str] = set()
     for vector in vectors:
-        config = _config(vector)
+        config = vector_config(vector)
         decoder.model = config.get("model")
         assert isinstance(decoder, TeltonikaDecoder | TeltonikaDatagramDecoder)
         decoder.extended = config.get("extended")
-        raw = bytes.fromhex(vector["payload"])
-        if _crc_bad(vector):
+        raw = payload_bytes(vector)
+        if frame_check_failed(vector):
             with pytest.raises(DecodeError) as caught:
                 decoder.decode(raw, RECEIVED)
             assert caught.value.reason == DecodeReason.BAD_CHECKSUM
@@ -451,16 +362,16 @@ def test_every_vector_is_accounted_for() -> None:
     """Each vector decodes, is refused as bad_checksum, or is skipped with a reason."""
     decoded = refused = 0
     for vector in VECTORS:
-        raw = bytes.fromhex(vector["payload"])
+        raw = payload_bytes(vector)
         error = _error_of(_decoder_for(vector), raw)
         if error is None:
             decoded += 1
         else:
-            assert _crc_bad(vector), vector["id"]
+            assert frame_check_failed(vector), vector["id"]
             assert error.reason == DecodeReason.BAD_CHECKSUM, vector["id"]
             refused += 1
     assert decoded + refused == len(VECTORS)
-    assert refused == sum(_crc_bad(v) for v in VECTORS)
+    assert refused == sum(frame_check_failed(v) for v in VECTORS)
     assert not SKIPS
 
 
@@ -473,20 +384,15 @@ def _error_of(decoder: ProtocolDecoder, raw: bytes) -> DecodeError | None:
 
 
 def test_vector_tables_name_real_vectors() -> None:
-    assert set(SKIPS) <= {v["id"] for v in VECTORS}
+    assert_tables_name_vectors(VECTORS, SKIPS)
 
 
 # -- checked values of vectors (beyond what traccar asserts) ----------------------------------------
 
 
-def _vector(vid: str) -> bytes:
-    (vector,) = [v for v in VECTORS if v["id"] == vid]
-    return bytes.fromhex(vector["payload"])
-
-
 def test_codec8e_two_records_with_cell_and_operator() -> None:
     """teltonika-002: two codec 8E records; the first has the FMB IO set, the second an unknown X-byte element."""
-    first, second = TeltonikaDecoder(device_id=DEVICE_ID).decode(_vector("teltonika-002"), RECEIVED)
+    first, second = TeltonikaDecoder(device_id=DEVICE_ID).decode(frame_by_id(VECTORS, "teltonika-002"), RECEIVED)
     assert first.position is not None
     assert second.position is not None
     p = first.position
@@ -503,7 +409,7 @@ def test_codec8e_two_records_with_cell_and_operator() -> None:
 
 def test_gh3000_records_with_and_without_fix() -> None:
     """teltonika-032: codec 7; a record without the location section has no position."""
-    messages = TeltonikaDecoder(device_id=DEVICE_ID).decode(_vector("teltonika-032"), RECEIVED)
+    messages = TeltonikaDecoder(device_id=DEVICE_ID).decode(frame_by_id(VECTORS, "teltonika-032"), RECEIVED)
     assert [m.kind for m in messages] == ["status", "location", "location", "location"]
     assert messages[0].position is None
     assert messages[0].attributes["device_time"] == "2015-11-10T21:35:46+00:00"
@@ -516,20 +422,20 @@ def test_gh3000_records_with_and_without_fix() -> None:
 
 def test_codec12_and_13_replies() -> None:
     decoder = TeltonikaDecoder(device_id=DEVICE_ID)
-    (axles,) = decoder.decode(_vector("teltonika-017"), RECEIVED)
+    (axles,) = decoder.decode(frame_by_id(VECTORS, "teltonika-017"), RECEIVED)
     assert axles.kind == "command_reply"
     assert (axles.attributes["axle1"], axles.attributes["total_truck"]) == (6.4, 10.7)
-    (text,) = decoder.decode(_vector("teltonika-040"), RECEIVED)
+    (text,) = decoder.decode(frame_by_id(VECTORS, "teltonika-040"), RECEIVED)
     assert text.attributes["result"] == "#FM2=262032761721396,26203,07.02.05"
-    (binary,) = decoder.decode(_vector("teltonika-018"), RECEIVED)
+    (binary,) = decoder.decode(frame_by_id(VECTORS, "teltonika-018"), RECEIVED)
     assert binary.attributes["result"] == "010300010015d5c5"
-    (driver,) = decoder.decode(_vector("teltonika-006"), RECEIVED)
+    (driver,) = decoder.decode(frame_by_id(VECTORS, "teltonika-006"), RECEIVED)
     assert driver.attributes == {
         "message_type": 6,
         "device_time": "2023-04-03T20:45:05+00:00",
         "driver_id": "12749884",
     }
-    (stamped,) = decoder.decode(_vector("teltonika-016"), RECEIVED)
+    (stamped,) = decoder.decode(frame_by_id(VECTORS, "teltonika-016"), RECEIVED)
     # an 8-byte millisecond timestamp where the specification has 4 bytes of seconds
     assert stamped.attributes["device_time"] == "2019-07-19T13:52:52+00:00"
     assert stamped.attributes["result"] == "getinfo"
@@ -547,7 +453,7 @@ def test_codec12_camera_packets() -> None:
 
 def test_fmb_model_gates_fmb_io_ids() -> None:
     """teltonika-045: FMB130 (or no model) names EYE sensor ids; another family keeps them as io<id>."""
-    raw = _vector("teltonika-045")
+    raw = frame_by_id(VECTORS, "teltonika-045")
     (fmb,) = TeltonikaDecoder(device_id=DEVICE_ID, model="FMB130").decode(raw, RECEIVED)
     assert (fmb.attributes["eye_temp1_c"], fmb.attributes["eye_humidity1_pct"]) == (-11.87, 73)
     (default,) = TeltonikaDecoder(device_id=DEVICE_ID).decode(raw, RECEIVED)
@@ -562,7 +468,7 @@ def test_fmb_model_gates_fmb_io_ids() -> None:
 
 def test_io_width_other_than_fmb_keeps_the_raw_id() -> None:
     """teltonika-009 (codec 16, not an FMB layout): IO 113 in 4 bytes is not an FMB battery level."""
-    messages = TeltonikaDecoder(device_id=DEVICE_ID).decode(_vector("teltonika-009"), RECEIVED)
+    messages = TeltonikaDecoder(device_id=DEVICE_ID).decode(frame_by_id(VECTORS, "teltonika-009"), RECEIVED)
     assert len(messages) == 4
     assert "battery_level" not in messages[0].attributes
     assert messages[0].attributes["io113"] == 4294806661
@@ -572,13 +478,13 @@ def test_io_width_other_than_fmb_keeps_the_raw_id() -> None:
 
 def test_dallas_error_codes_are_not_temperatures() -> None:
     """teltonika-026: Dallas sensors report 3000 (not connected) in the temperature ids."""
-    (message,) = TeltonikaDecoder(device_id=DEVICE_ID).decode(_vector("teltonika-026"), RECEIVED)
+    (message,) = TeltonikaDecoder(device_id=DEVICE_ID).decode(frame_by_id(VECTORS, "teltonika-026"), RECEIVED)
     assert "temp1_c" not in message.attributes
     assert message.attributes["temp1_error"] == "not_connected"
 
 
 def test_extended_records_detected_or_forced() -> None:
-    raw = _vector("teltonika-047")
+    raw = frame_by_id(VECTORS, "teltonika-047")
     forced = TeltonikaDecoder(device_id=DEVICE_ID, extended=True).decode(raw, RECEIVED)
     detected = TeltonikaDecoder(device_id=DEVICE_ID).decode(raw, RECEIVED)
     assert len(forced) == len(detected) == 11
@@ -591,7 +497,7 @@ def test_extended_records_detected_or_forced() -> None:
 
 
 def test_udp_datagram_and_ack() -> None:
-    raw = _vector("teltonika-052")
+    raw = frame_by_id(VECTORS, "teltonika-052")
     (message,) = TeltonikaDatagramDecoder().decode(raw, RECEIVED)
     assert message.device_id == "357454072713975"
     assert message.response == bytes.fromhex("0005cafe012201")
@@ -614,14 +520,7 @@ def test_crc_check_value() -> None:
 
 
 def test_crc_of_real_frames() -> None:
-    checked = 0
-    for vector in VECTORS:
-        check = vector.get("frame_check_derived")
-        if check is None:
-            continue
-        raw = bytes.fromhex(vector["payload"])
-        assert (crc16_arc(raw[8:-4]) == int.from_bytes(raw[-4:])) is check["valid"], vector["id"]
-        checked += 1
+    checked = assert_frame_checks_agree(VECTORS, lambda raw: crc16_arc(raw[8:-4]) == int.from_bytes(raw[-4:]))
     assert checked >= 35
 
 
@@ -653,10 +552,7 @@ def _with_crc(frame: bytes) -> bytes:
     ],
 )
 def test_frame_integrity(frame: bytes, reason: str) -> None:
-    with pytest.raises(DecodeError) as caught:
-        TeltonikaDecoder(device_id=DEVICE_ID).decode(frame, RECEIVED)
-    assert caught.value.reason == reason
-    assert caught.value.raw == frame
+    assert_refused(TeltonikaDecoder(device_id=DEVICE_ID), frame, reason)
 
 
 def test_data_before_handshake_is_refused_then_handshake_names_the_device() -> None:
@@ -803,41 +699,34 @@ def test_variable_length_elements() -> None:
 # -- framer ------------------------------------------------------------------------------------------
 
 GOOD_FRAMES = [
-    bytes.fromhex(v["payload"])
+    payload_bytes(v)
     for v in VECTORS
-    if not _crc_bad(v) and v.get("frame_check_derived") is not None and not _config(v).get("connectionless")
+    if not frame_check_failed(v)
+    and v.get("frame_check_derived") is not None
+    and not vector_config(v).get("connectionless")
 ]
 LOGIN = encode_login(DEVICE_ID)
-SHORT_FRAMES = [LOGIN, SMALL, PING, _vector("teltonika-025") if VECTORS else SMALL, PING, _vector("teltonika-040")]
+SHORT_FRAMES = [
+    LOGIN,
+    SMALL,
+    PING,
+    frame_by_id(VECTORS, "teltonika-025") if VECTORS else SMALL,
+    PING,
+    frame_by_id(VECTORS, "teltonika-040"),
+]
 
 
 def _items(framer: TeltonikaFramer, chunks: list[bytes]) -> list[bytes | FramingError]:
-    out: list[bytes | FramingError] = []
-    for chunk in chunks:
-        out += framer.feed(chunk)
-        assert framer.buffered <= framer.max_frame_size
-    out += framer.flush()
-    return out
-
-
-def _frames(items: list[bytes | FramingError]) -> list[bytes]:
-    return [item for item in items if isinstance(item, bytes)]
-
-
-def _joined(items: list[bytes | FramingError]) -> bytes:
-    return b"".join(item if isinstance(item, bytes) else item.raw for item in items)
+    return [*feed_all(framer, chunks), *framer.flush()]
 
 
 def test_framer_cuts_real_frames_at_every_split() -> None:
-    stream = b"".join(SHORT_FRAMES)
-    for cut in range(len(stream) + 1):
-        items = _items(TeltonikaFramer(), [stream[:cut], stream[cut:]])
-        assert items == SHORT_FRAMES, cut
+    assert_split_at_every_byte(TeltonikaFramer, SHORT_FRAMES)
 
 
 def test_framer_byte_by_byte_all_vectors() -> None:
     stream = LOGIN + b"".join(GOOD_FRAMES)
-    items = _items(TeltonikaFramer(), [stream[i : i + 1] for i in range(len(stream))])
+    items = _items(TeltonikaFramer(), chunked(stream, 1))
     assert items == [LOGIN, *GOOD_FRAMES]
 
 
@@ -854,7 +743,7 @@ def test_framer_hands_on_bad_crc_frames_and_reports_garbage() -> None:
 
 def test_framer_keepalive_only_at_a_frame_boundary() -> None:
     items = _items(TeltonikaFramer(), [PING + SMALL + PING + b"\x01\xff\xff" + SMALL + PING])
-    assert _frames(items) == [PING, SMALL, PING, SMALL, PING]
+    assert frames_of(items) == [PING, SMALL, PING, SMALL, PING]
     (garbage,) = [item for item in items if isinstance(item, FramingError)]
     assert garbage.raw == b"\x01\xff\xff"
 
@@ -897,29 +786,16 @@ def test_framer_resyncs_after_garbage(picks: list[int], garbage: list[bytes], cu
     for frame, junk in zip(frames, [*garbage, b""], strict=False):
         stream += frame + junk
     stream = garbage[-1] + stream
-    points = sorted({min(c, len(stream)) for c in cuts})
-    chunks = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)], strict=True)]
-    items = _items(TeltonikaFramer(), chunks)
-    assert _joined(items) == stream  # every byte comes back, as a frame or as a framing error
-    assert [f for f in _frames(items) if f != PING] == frames
+    points = {min(c, len(stream)) for c in cuts}
+    # every byte comes back, as a frame or as a framing error; garbage may hold keep-alives
+    assert_resyncs_after_garbage(TeltonikaFramer, frames, stream, points, keep=lambda f: f != PING)
 
 
 # -- fuzzing: only DecodeError may come out ---------------------------------------------------------
 
 
 def _decode_all(decoder: ProtocolDecoder, frame: bytes) -> None:
-    """Decode; anything but a DecodeError (with its reason and the frame kept) propagates and fails."""
-    error: DecodeError | None = None
-    messages: list[DecodedMessage] = []
-    try:
-        messages = decoder.decode(frame, RECEIVED)
-    except DecodeError as exc:
-        error = exc
-    if error is not None:
-        assert error.reason in set(DecodeReason)
-        assert error.raw == frame
-    for message in messages:
-        _assert_invariants(message)
+    fuzz_decode(lambda: decoder, frame, PROTOCOL)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -953,10 +829,7 @@ def test_fuzz_well_framed_random_records(
 @given(index=st.integers(min_value=0, max_value=max(len(GOOD_FRAMES) - 1, 0)), data=st.data())
 def test_fuzz_mutated_real_frames(index: int, data: st.DataObject) -> None:
     frame = bytearray(GOOD_FRAMES[index])
-    payload = frame[8:-4]
-    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
-        position = data.draw(st.integers(min_value=0, max_value=len(payload) - 1))
-        payload[position] = data.draw(st.integers(min_value=0, max_value=255))
+    payload = mutated(data, frame[8:-4])
     payload = payload[: data.draw(st.integers(min_value=0, max_value=len(payload)))]
     rebuilt = b"\x00\x00\x00\x00" + len(payload).to_bytes(4) + bytes(payload) + crc16_arc(payload).to_bytes(4)
     _decode_all(TeltonikaDecoder(device_id=DEVICE_ID), rebuilt)  # well framed, mutated content
@@ -966,20 +839,12 @@ def test_fuzz_mutated_real_frames(index: int, data: st.DataObject) -> None:
 
 # -- encoder round trip -------------------------------------------------------------------------------
 
-coordinates = st.floats(min_value=-90, max_value=90, allow_nan=False)
-longitudes = st.floats(min_value=-180, max_value=180, allow_nan=False)
-times = st.datetimes(
-    min_value=datetime(2000, 1, 1),  # noqa: DTZ001 - hypothesis bounds are naive; timezones= makes them UTC
-    max_value=datetime(2099, 12, 31),  # noqa: DTZ001
-    timezones=st.just(UTC),
-)
-
 
 @settings(max_examples=200, deadline=None)
 @given(
-    time_utc=times,
-    latitude=coordinates,
-    longitude=longitudes,
+    time_utc=utc_times(),
+    latitude=LATITUDES,
+    longitude=LONGITUDES,
     speed=st.integers(min_value=0, max_value=300),
     heading=st.integers(min_value=0, max_value=359),
     satellites=st.integers(min_value=1, max_value=30),

@@ -7,12 +7,8 @@ decoder.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cedetect import protocols
-from cedetect.models import Position, PositionFlag
-from cedetect.protocols.base import DecodedMessage, DecodeError, DecodeReason, FixToSend, FramingError
+from cedetect.models import PositionFlag
+from cedetect.protocols.base import DecodedMessage, DecodeReason, FixToSend, FramingError
 from cedetect.protocols.tk103 import (
     BO01_ALARMS,
     ENCODER_ALARMS,
@@ -30,57 +26,47 @@ from cedetect.protocols.tk103 import (
     Tk103Framer,
     location_content,
 )
-
-DEVICE_ID = "123456789012345"
-RECEIVED = datetime(2026, 8, 30, 12, 0, 0, tzinfo=UTC)
-KNOT_KMH = 1.852
-VECTORS_FILE = (
-    Path(__file__).resolve().parents[3].parent / "shared" / "data" / "tracker_vectors" / "tracker_vectors.json"
+from tests.cedetect.protocols.vectors import (
+    DEVICE_ID,
+    LATITUDES,
+    LONGITUDES,
+    RECEIVED,
+    VECTORS_FILE,
+    Mapped,
+    alarm_set,
+    assert_noise_then_resync,
+    assert_position_invariants,
+    assert_refused,
+    assert_resyncs_after_garbage,
+    assert_split_at_every_byte,
+    assert_tables_name_vectors,
+    check_attributes,
+    check_fix,
+    chunked,
+    errors_of,
+    feed_all,
+    frames_of,
+    fuzz_decode,
+    garbage_stream,
+    load_vectors,
+    mutated,
+    parametrize_vectors,
+    payload_bytes,
+    positions_of,
+    utc_times,
+    vector_by_id,
+    vector_model,
 )
 
-
-def _load_vectors() -> list[dict[str, Any]]:
-    vectors: list[dict[str, Any]] = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))["protocols"]["tk103"]
-    return vectors
-
-
-VECTORS = _load_vectors() if VECTORS_FILE.is_file() else []
-
-
-def _raw(vector: dict[str, Any]) -> bytes:
-    return str(vector["payload"]).encode("latin-1")
+PROTOCOL = "tk103"
+VECTORS = load_vectors("tk103")  # traccar's test gives them as text
 
 
 # -- traccar attribute names -> ours ----------------------------------------------------------------
 
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def _alarm_set(value: Any) -> set[str]:
-    return {_snake(part) for part in str(value).split(",") if part}
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-@dataclass(frozen=True)
-class Mapped:
-    """Where a traccar attribute appears on our side, and the value traccar's becomes.
-
-    ``name`` is our attribute; ``field`` a Position field used instead when the message has a fix.
-    """
-
-    name: str
-    convert: Callable[[Any], Any] = _same
-    field: str | None = None
-
-
 #: traccar attribute -> ours (the attribute table is in the docstring of cedetect.protocols.tk103).
 ATTRIBUTE_MAP: dict[str, Mapped] = {
-    "alarm": Mapped("alarm", _alarm_set),
+    "alarm": Mapped("alarm", alarm_set),
     "ignition": Mapped("ignition"),
     "charge": Mapped("charge"),
     "in2": Mapped("in2", bool),  # traccar: 0/1
@@ -143,25 +129,12 @@ def _is_compact(raw: bytes) -> bool:
     return _COMPACT_ID.match(raw) is not None
 
 
-def _assert_invariants(message: DecodedMessage) -> None:
-    position = message.position
-    if position is None:
-        return
-    assert position.device_id == message.device_id
-    assert position.protocol == "tk103"
-    assert position.time_utc.tzinfo is not None
-    assert position.received_utc == RECEIVED
-    assert position.flags == tuple(sorted(set(protocols.check_position_invariants(position, RECEIVED))))
-    assert (PositionFlag.INVALID_FIX in position.flags) == (not position.valid)
-    assert 0 <= position.heading_deg < 360
-    assert position.attributes == message.attributes
-    assert Position.model_validate_json(position.model_dump_json()) == position
+def _decoder(vector: dict[str, Any]) -> Tk103Decoder:
+    return Tk103Decoder(device_id=DEVICE_ID, model=vector_model(vector))
 
 
 def _decode_vector(vector: dict[str, Any]) -> list[DecodedMessage]:
-    return Tk103Decoder(device_id=DEVICE_ID, model=(vector.get("config") or {}).get("model")).decode(
-        _raw(vector), RECEIVED
-    )
+    return _decoder(vector).decode(payload_bytes(vector), RECEIVED)
 
 
 def test_vectors_are_present() -> None:
@@ -170,25 +143,20 @@ def test_vectors_are_present() -> None:
 
 
 def test_vector_tables_name_real_vectors() -> None:
-    ids = {v["id"] for v in VECTORS}
-    for table in (TRACCAR_DROPS, LAST_LOCATION, DIVERGENT, SKIPS):
-        assert set(table) <= ids
+    assert_tables_name_vectors(VECTORS, TRACCAR_DROPS, LAST_LOCATION, DIVERGENT, SKIPS)
     for vid in TRACCAR_DROPS:
-        assert next(v for v in VECTORS if v["id"] == vid)["expect"] == "no_position"
+        assert vector_by_id(VECTORS, vid)["expect"] == "no_position"
 
 
-@pytest.mark.parametrize("vector", VECTORS, ids=[v["id"] for v in VECTORS])
+@parametrize_vectors(VECTORS)
 def test_traccar_vector(vector: dict[str, Any]) -> None:
     vid = vector["id"]
-    raw = _raw(vector)
+    raw = payload_bytes(vector)
     if vid in SKIPS:
         pytest.skip(SKIPS[vid])
     refusal = TRACCAR_DROPS.get(vid) or DIVERGENT.get(vid)
     if refusal is not None:
-        with pytest.raises(DecodeError) as caught:
-            _decode_vector(vector)
-        assert caught.value.reason == refusal[0]
-        assert caught.value.raw == raw
+        assert_refused(_decoder(vector), raw, refusal[0])
         return
 
     messages = _decode_vector(vector)
@@ -197,10 +165,10 @@ def test_traccar_vector(vector: dict[str, Any]) -> None:
         assert message.raw == raw
         assert message.device_id == _expected_device_id(raw)
         assert isinstance(message.attributes["message_type"], str)
-        _assert_invariants(message)
+        assert_position_invariants(message, PROTOCOL)
         _check_response(raw, message)
 
-    positions = [m.position for m in messages if m.position is not None]
+    positions = positions_of(messages)
     expect = vector["expect"]
     if expect == "no_position":
         assert not positions
@@ -214,8 +182,8 @@ def test_traccar_vector(vector: dict[str, Any]) -> None:
         assert any(len(m.attributes) > 1 for m in messages)  # more than the message type
 
     checks = dict(vector.get("checks") or {})
-    _check_fix(checks, positions)
-    _check_attributes(checks.get("attributes") or {}, messages)
+    check_fix(checks, positions)
+    check_attributes(checks.get("attributes") or {}, messages, ATTRIBUTE_MAP, unsupported=UNSUPPORTED, extra=_is_bool)
 
 
 def _check_response(raw: bytes, message: DecodedMessage) -> None:
@@ -230,58 +198,10 @@ def _check_response(raw: bytes, message: DecodedMessage) -> None:
         assert message.response is None
 
 
-def _check_fix(checks: dict[str, Any], positions: list[Position]) -> None:
-    fix_keys = {"time_utc", "valid", "latitude", "longitude", "speed", "course", "altitude"}
-    if not fix_keys & set(checks):
-        return
-    assert positions, f"fix checks {sorted(fix_keys & set(checks))} need a position"
-    for position in positions:
-        if "time_utc" in checks:
-            expected = datetime.fromisoformat(checks["time_utc"].replace(" ", "T")).replace(tzinfo=UTC)
-            assert position.time_utc == expected
-        if "valid" in checks:
-            assert position.valid is checks["valid"]
-        if "latitude" in checks:
-            assert position.latitude == pytest.approx(checks["latitude"], abs=1e-5)
-        if "longitude" in checks:
-            assert position.longitude == pytest.approx(checks["longitude"], abs=1e-5)
-        if "speed" in checks:  # traccar: knots
-            assert position.speed_kmh == pytest.approx(checks["speed"] * KNOT_KMH, abs=0.01)
-        if "course" in checks:
-            assert position.heading_deg == pytest.approx(checks["course"], abs=1e-6)
-        if "altitude" in checks:
-            assert position.altitude_m == pytest.approx(checks["altitude"], abs=1e-6)
-
-
-def _ours(message: DecodedMessage, mapped: Mapped) -> Any:
-    if mapped.field is not None and message.position is not None:
-        return getattr(message.position, mapped.field)
-    return message.attributes.get(mapped.name)
-
-
-def _check_attributes(expected: dict[str, Any], messages: list[DecodedMessage]) -> None:
-    for key, value in expected.items():
-        if key in UNSUPPORTED:
-            continue
-        assert key in ATTRIBUTE_MAP, f"traccar attribute {key!r} is neither mapped nor listed as unsupported"
-        mapped = ATTRIBUTE_MAP[key]
-        found = [ours for m in messages if (ours := _ours(m, mapped)) is not None]
-        if value is None:
-            assert not found, f"{mapped.name} must be absent"
-            continue
-        assert found, f"{mapped.name} (traccar {key}) missing"
-        want = mapped.convert(value)
-        for got in found:
-            if key == "alarm":
-                assert _alarm_set(got) == want
-            elif isinstance(want, bool):
-                assert got is want
-            elif isinstance(want, float):
-                assert isinstance(got, int | float)
-                assert not isinstance(got, bool)
-                assert got == pytest.approx(want, abs=1e-6)
-            else:
-                assert got == want
+def _is_bool(_key: str, _mapped: Mapped, got: Any, want: Any) -> None:
+    """A flag traccar asserts as a boolean is ours as the very same boolean."""
+    if isinstance(want, bool):
+        assert got is want
 
 
 def test_every_vector_is_accounted_for() -> None:
@@ -469,45 +389,13 @@ def test_refusals_are_named_and_keep_the_bytes(frame: bytes, reason: str | None)
     if reason is None:
         assert Tk103Decoder().decode(frame, RECEIVED)
         return
-    with pytest.raises(DecodeError) as caught:
-        Tk103Decoder().decode(frame, RECEIVED)
-    assert caught.value.reason == reason
-    assert caught.value.raw == frame
+    assert_refused(Tk103Decoder(), frame, reason)
 
 
 # -- framer --------------------------------------------------------------------------------------------
 
-REAL_FRAMES = [_raw(v) for v in VECTORS]
+REAL_FRAMES = [payload_bytes(v) for v in VECTORS]
 SAMPLE = REAL_FRAMES[:10]
-
-
-def _feed_all(framer: Tk103Framer, chunks: list[bytes]) -> list[bytes | FramingError]:
-    out: list[bytes | FramingError] = []
-    for chunk in chunks:
-        out.extend(framer.feed(chunk))
-        assert framer.buffered <= framer.max_frame_size
-    return out
-
-
-def _frames(items: list[bytes | FramingError]) -> list[bytes]:
-    return [item for item in items if isinstance(item, bytes)]
-
-
-def _errors(items: list[bytes | FramingError]) -> list[FramingError]:
-    return [item for item in items if isinstance(item, FramingError)]
-
-
-def _only_line_ends_dropped(stream: bytes, items: list[bytes | FramingError], framer: Tk103Framer) -> bool:
-    """Every byte fed comes out once (frame, skipped, or held), except CR/LF between frames."""
-    accounted = b"".join(item if isinstance(item, bytes) else item.raw for item in items)
-    accounted += b"".join(error.raw for error in framer.flush())
-    position = 0
-    for byte in stream:
-        if position < len(accounted) and accounted[position] == byte:
-            position += 1
-        elif byte not in (0x0D, 0x0A):
-            return False
-    return position == len(accounted)
 
 
 def test_each_real_frame_alone() -> None:
@@ -518,17 +406,13 @@ def test_each_real_frame_alone() -> None:
 
 
 def test_concatenated_frames_split_at_every_byte_boundary() -> None:
-    stream = b"".join(SAMPLE)
-    for cut in range(len(stream) + 1):
-        framer = Tk103Framer()
-        assert _feed_all(framer, [stream[:cut], stream[cut:]]) == SAMPLE, f"split at {cut}"
-        assert framer.buffered == 0
+    assert_split_at_every_byte(Tk103Framer, SAMPLE)
 
 
 def test_all_real_frames_byte_by_byte() -> None:
     stream = b"".join(REAL_FRAMES)
     framer = Tk103Framer()
-    assert _feed_all(framer, [stream[i : i + 1] for i in range(len(stream))]) == REAL_FRAMES
+    assert feed_all(framer, chunked(stream, 1)) == REAL_FRAMES
     assert framer.buffered == 0
 
 
@@ -542,19 +426,19 @@ def test_free_text_may_hold_parentheses() -> None:
 def test_garbage_and_cut_frames_are_reported_in_order() -> None:
     junk, cut = b"\x00\xffjunk", SAMPLE[1][:20]
     items = Tk103Framer().feed(junk + SAMPLE[0] + cut + SAMPLE[2] + b"\r\n" + SAMPLE[3])
-    assert _frames(items) == [SAMPLE[0], SAMPLE[2], SAMPLE[3]]
-    assert _errors(items) == [
+    assert frames_of(items) == [SAMPLE[0], SAMPLE[2], SAMPLE[3]]
+    assert errors_of(items) == [
         FramingError("garbage", junk, "bytes before '('"),
         FramingError("truncated", cut, "a new frame starts before ')'"),
     ]
-    assert items.index(_errors(items)[1]) == 2
+    assert items.index(errors_of(items)[1]) == 2
 
 
 def test_frame_too_long_resyncs_and_buffer_is_bounded() -> None:
     framer = Tk103Framer(max_frame_size=128)
     items = framer.feed(b"(" + b"1" * 300 + SAMPLE[5])
-    assert _frames(items) == [SAMPLE[5]]
-    assert [e.reason for e in _errors(items)] == ["frame_too_long"]
+    assert frames_of(items) == [SAMPLE[5]]
+    assert [e.reason for e in errors_of(items)] == ["frame_too_long"]
     for _ in range(20):
         framer.feed(b"(" + b"$" * 50)
         assert framer.buffered <= framer.max_frame_size
@@ -571,45 +455,23 @@ def test_frame_too_long_resyncs_and_buffer_is_bounded() -> None:
 )
 def test_random_garbage_never_breaks_the_framer(picks: list[int], garbage: list[bytes], data: st.DataObject) -> None:
     frames = [REAL_FRAMES[i] for i in picks]
-    stream = b""
-    for index, frame in enumerate(frames):
-        stream += garbage[index % len(garbage)] + frame
-    stream += garbage[-1]
-    cuts = sorted(data.draw(st.lists(st.integers(min_value=0, max_value=len(stream)), max_size=8)))
-    chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
-    framer = Tk103Framer()
-    items = _feed_all(framer, chunks)
-    remaining = iter(_frames(items))
-    found = [frame for frame in frames if any(candidate == frame for candidate in remaining)]
-    assert len(found) >= len(frames) - 1  # a '(' or '$' in the garbage may cost the frame after it
-    assert _only_line_ends_dropped(stream, items, framer)
+    stream = garbage_stream(frames, garbage)
+    cuts = data.draw(st.lists(st.integers(min_value=0, max_value=len(stream)), max_size=8))
+    # a '(' or '$' in the garbage may cost the frame after it
+    assert_resyncs_after_garbage(Tk103Framer, frames, stream, cuts, may_lose=1, line_ends_dropped=True)
 
 
 @settings(max_examples=150, deadline=None)
 @given(noise=st.binary(max_size=400), chunk=st.integers(min_value=1, max_value=64))
 def test_pure_noise_then_back_in_sync(noise: bytes, chunk: int) -> None:
-    framer = Tk103Framer(max_frame_size=256)
-    items = _feed_all(framer, [noise[i : i + chunk] for i in range(0, len(noise), chunk)])
-    assert _only_line_ends_dropped(noise, items, framer)  # flushes what is held
-    assert _frames(framer.feed(SAMPLE[0] + SAMPLE[0]))[-1] == SAMPLE[0]
+    assert_noise_then_resync(lambda: Tk103Framer(max_frame_size=256), noise, chunk, SAMPLE[0], line_ends_dropped=True)
 
 
 # -- fuzzing: only DecodeError may come out -----------------------------------------------------------
 
 
 def _decode_all(frame: bytes) -> list[DecodedMessage]:
-    messages: list[DecodedMessage] = []
-    error: DecodeError | None = None
-    try:
-        messages = Tk103Decoder(device_id=DEVICE_ID).decode(frame, RECEIVED)
-    except DecodeError as exc:
-        error = exc
-    if error is not None:
-        assert error.reason in set(DecodeReason)
-        assert error.raw == frame
-    for message in messages:
-        _assert_invariants(message)
-    return messages
+    return fuzz_decode(lambda: Tk103Decoder(device_id=DEVICE_ID), frame, PROTOCOL)
 
 
 @settings(max_examples=200, deadline=None)
@@ -623,10 +485,8 @@ def test_fuzz_random_bytes(data: bytes) -> None:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(index=st.integers(min_value=0, max_value=max(len(REAL_FRAMES) - 1, 0)), data=st.data())
 def test_fuzz_mutated_real_frames(index: int, data: st.DataObject) -> None:
-    frame = bytearray(REAL_FRAMES[index])
-    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
-        position = data.draw(st.integers(min_value=1, max_value=len(frame) - 2))
-        frame[position] = data.draw(st.sampled_from(b"0123456789ABCDEFL,.:{}$*+-NSEWAV "))
+    real = REAL_FRAMES[index]
+    frame = mutated(data, real, first=1, last=len(real) - 2, alphabet=b"0123456789ABCDEFL,.:{}$*+-NSEWAV ")
     cut = data.draw(st.integers(min_value=1, max_value=len(frame) - 1))
     _decode_all(bytes(frame))
     _decode_all(bytes(frame[:cut]) + b")")
@@ -634,20 +494,12 @@ def test_fuzz_mutated_real_frames(index: int, data: st.DataObject) -> None:
 
 # -- encoder round trip ----------------------------------------------------------------------------------
 
-coordinates = st.floats(min_value=-90, max_value=90, allow_nan=False)
-longitudes = st.floats(min_value=-180, max_value=180, allow_nan=False)
-times = st.datetimes(
-    min_value=datetime(2000, 1, 1),  # noqa: DTZ001 - hypothesis bounds are naive; timezones= makes them UTC
-    max_value=datetime(2099, 12, 31),  # noqa: DTZ001
-    timezones=st.just(UTC),
-)
-
 
 @settings(max_examples=150, deadline=None)
 @given(
-    time_utc=times,
-    latitude=coordinates,
-    longitude=longitudes,
+    time_utc=utc_times(),
+    latitude=LATITUDES,
+    longitude=LONGITUDES,
     speed=st.floats(min_value=0, max_value=999.9),
     heading=st.floats(min_value=0, max_value=359.99),
     valid=st.booleans(),
@@ -682,7 +534,7 @@ def test_encoder_framer_decoder_round_trip(
         alarm=alarm,
     )
     framer = Tk103Framer()
-    frames = _frames(framer.feed(encoder.login() + encoder.location(fix) + encoder.heartbeat()))
+    frames = frames_of(framer.feed(encoder.login() + encoder.location(fix) + encoder.heartbeat()))
     assert len(frames) == 3
     decoder = Tk103Decoder()
     (login,) = decoder.decode(frames[0], RECEIVED)

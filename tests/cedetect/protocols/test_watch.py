@@ -7,12 +7,9 @@ replays them in test order on one decoder per test method, as traccar does.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,16 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cedetect import protocols
-from cedetect.models import Position, PositionFlag
 from cedetect.protocols import watch
 from cedetect.protocols.attributes import Alarm
 from cedetect.protocols.base import (
     DecodedMessage,
-    DecodeError,
     DecodeReason,
     FixToSend,
     FramingError,
-    check_position_invariants,
 )
 from cedetect.protocols.watch import (
     WatchDecoder,
@@ -40,40 +34,45 @@ from cedetect.protocols.watch import (
     parse_header,
     unescape,
 )
-
-RECEIVED = datetime(2026, 8, 30, 12, 0, 0, tzinfo=UTC)
-VECTORS_FILE = (
-    Path(__file__).resolve().parents[3].parent / "shared" / "data" / "tracker_vectors" / "tracker_vectors.json"
+from tests.cedetect.protocols.vectors import (
+    LATITUDES,
+    LONGITUDES,
+    RECEIVED,
+    VECTORS_FILE,
+    Mapped,
+    accounted,
+    alarm_set,
+    assert_every_byte_accounted,
+    assert_position_invariants,
+    assert_refused,
+    assert_resyncs_after_garbage,
+    assert_split_at_every_byte,
+    assert_tables_name_vectors,
+    by_test_method,
+    check_attributes,
+    check_fix,
+    chunked,
+    feed_all,
+    frames_of,
+    fuzz_decode,
+    garbage_stream,
+    load_vectors,
+    mutated,
+    numbered_lookup,
+    parametrize_vectors,
+    payload_bytes,
+    positions_of,
+    utc_times,
 )
+
+PROTOCOL = "watch"
 
 
 # -- traccar attribute names -> ours ----------------------------------------------------------------
 
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def _alarm_set(value: Any) -> set[str]:
-    return {_snake(part) for part in str(value).split(",") if part}
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-@dataclass(frozen=True)
-class Mapped:
-    """Our attribute for a traccar one (``field``: a Position field used instead when there is a fix)."""
-
-    name: str
-    convert: Callable[[Any], Any] = _same
-    field: str | None = None
-
-
 #: traccar attribute -> ours (the attribute list is in the docstring of cedetect.protocols.watch).
 ATTRIBUTE_MAP: dict[str, Mapped] = {
-    "alarm": Mapped("alarm", _alarm_set),
+    "alarm": Mapped("alarm", alarm_set),
     "sat": Mapped("satellites", field="satellites"),
     "rssi": Mapped("rssi"),
     "batteryLevel": Mapped("battery_level"),
@@ -100,95 +99,9 @@ UNSUPPORTED: dict[str, str] = {
 SKIPS: dict[str, str] = {}
 
 
-def _mapped(key: str) -> Mapped | None:
-    if key in ATTRIBUTE_MAP:
-        return ATTRIBUTE_MAP[key]
-    for pattern, make in NUMBERED_MAP:
-        match = pattern.fullmatch(key)
-        if match:
-            return make(match.group(1))
-    return None
+_mapped = numbered_lookup(ATTRIBUTE_MAP, NUMBERED_MAP)
 
-
-def _load_vectors() -> list[dict[str, Any]]:
-    vectors: list[dict[str, Any]] = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))["protocols"]["watch"]
-    return vectors
-
-
-VECTORS = _load_vectors() if VECTORS_FILE.is_file() else []
-
-
-def _payload(vector: dict[str, Any]) -> bytes:
-    payload = str(vector["payload"])
-    return bytes.fromhex(payload) if vector["encoding"] == "hex" else payload.encode("latin-1")
-
-
-def _assert_invariants(message: DecodedMessage) -> None:
-    position = message.position
-    if position is None:
-        return
-    assert position.device_id == message.device_id
-    assert position.protocol == "watch"
-    assert position.received_utc == RECEIVED
-    assert 0 <= position.heading_deg < 360
-    assert position.flags == tuple(sorted(set(check_position_invariants(position, RECEIVED))))
-    assert (PositionFlag.INVALID_FIX in position.flags) == (not position.valid)
-    assert position.attributes == message.attributes
-    assert Position.model_validate_json(position.model_dump_json()) == position
-
-
-def _expected_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T")).replace(tzinfo=UTC)
-
-
-def _check_fix(checks: dict[str, Any], positions: list[Position]) -> None:
-    fix_keys = {"time_utc", "valid", "latitude", "longitude", "speed", "course", "altitude"}
-    if not fix_keys & set(checks):
-        return
-    assert positions, f"fix checks {sorted(fix_keys & set(checks))} need a position"
-    for position in positions:
-        if "time_utc" in checks:
-            assert position.time_utc == _expected_time(checks["time_utc"])
-        if "valid" in checks:
-            assert position.valid is checks["valid"]
-        if "latitude" in checks:
-            assert position.latitude == pytest.approx(checks["latitude"], abs=1e-5)
-        if "longitude" in checks:
-            assert position.longitude == pytest.approx(checks["longitude"], abs=1e-5)
-        if "speed" in checks:  # traccar: knots
-            assert position.speed_kmh == pytest.approx(checks["speed"] * 1.852, abs=0.01)
-        if "course" in checks:
-            assert position.heading_deg == pytest.approx(checks["course"], abs=1e-6)
-        if "altitude" in checks:
-            assert position.altitude_m == pytest.approx(checks["altitude"], abs=1e-6)
-
-
-def _ours(message: DecodedMessage, mapped: Mapped) -> Any:
-    if mapped.field is not None and message.position is not None:
-        return getattr(message.position, mapped.field)
-    return message.attributes.get(mapped.name)
-
-
-def _check_attributes(expected: dict[str, Any], message: DecodedMessage) -> None:
-    for key, value in expected.items():
-        if key in UNSUPPORTED:
-            continue
-        mapped = _mapped(key)
-        assert mapped is not None, f"traccar attribute {key!r} is neither mapped nor listed as unsupported"
-        got = _ours(message, mapped)
-        if value is None:
-            assert got is None, f"{mapped.name} must be absent"
-            continue
-        assert got is not None, f"{mapped.name} (traccar {key}) missing"
-        want = mapped.convert(value)
-        if key == "alarm":
-            assert _alarm_set(got) == want
-        elif isinstance(want, float):
-            assert isinstance(got, int | float)
-            assert not isinstance(got, bool)
-            assert got == pytest.approx(want, abs=1e-6)
-        else:
-            assert got == want
+VECTORS = load_vectors("watch")
 
 
 def test_vectors_are_present() -> None:
@@ -196,17 +109,17 @@ def test_vectors_are_present() -> None:
     assert len(VECTORS) > 35
 
 
-@pytest.mark.parametrize("vector", VECTORS, ids=[v["id"] for v in VECTORS])
+@parametrize_vectors(VECTORS)
 def test_traccar_vector(vector: dict[str, Any]) -> None:
     if vector["id"] in SKIPS:
         pytest.skip(SKIPS[vector["id"]])
-    raw = _payload(vector)
+    raw = payload_bytes(vector)
     messages = WatchDecoder().decode(raw, RECEIVED)
     assert messages
     header = parse_header(raw)
     for message in messages:
         assert message.device_id == header.device_id
-        _assert_invariants(message)
+        assert_position_invariants(message, PROTOCOL)
         if message.response is not None:
             answer, own = parse_header(message.response), parse_header(message.raw)
             assert (answer.manufacturer, answer.device_id, answer.index) == (own.manufacturer, own.device_id, own.index)
@@ -214,7 +127,7 @@ def test_traccar_vector(vector: dict[str, Any]) -> None:
             assert answer.length == len(message.response) - answer.content_start - 1
     assert b"".join(m.raw for m in messages) == raw
 
-    positions = [m.position for m in messages if m.position is not None]
+    positions = positions_of(messages)
     expect = vector["expect"]
     if expect == "no_position":
         assert not positions
@@ -223,20 +136,17 @@ def test_traccar_vector(vector: dict[str, Any]) -> None:
     elif expect == "attributes":
         assert messages[0].attributes.keys() - {"message_type"}
     checks = dict(vector.get("checks") or {})
-    _check_fix(checks, positions)
-    _check_attributes(checks.get("attributes") or {}, messages[0])
+    check_fix(checks, positions)
+    check_attributes(checks.get("attributes") or {}, messages[:1], _mapped, unsupported=UNSUPPORTED)
 
 
 def test_vectors_replayed_on_one_connection_per_test_method() -> None:
-    by_method: dict[str, list[dict[str, Any]]] = {}
-    for vector in sorted(VECTORS, key=lambda v: v["test_line"]):
-        by_method.setdefault(vector["test_method"], []).append(vector)
     decoded = 0
-    for vectors in by_method.values():
+    for _method, vectors in by_test_method(VECTORS):
         decoder = WatchDecoder()
         for vector in vectors:
-            messages = decoder.decode(_payload(vector), RECEIVED)
-            fresh = WatchDecoder().decode(_payload(vector), RECEIVED)
+            messages = decoder.decode(payload_bytes(vector), RECEIVED)
+            fresh = WatchDecoder().decode(payload_bytes(vector), RECEIVED)
             assert [(m.kind, m.position, m.attributes) for m in messages] == [
                 (m.kind, m.position, m.attributes) for m in fresh
             ]
@@ -245,7 +155,7 @@ def test_vectors_replayed_on_one_connection_per_test_method() -> None:
 
 
 def test_vector_tables_name_real_vectors() -> None:
-    assert set(SKIPS) <= {v["id"] for v in VECTORS}
+    assert_tables_name_vectors(VECTORS, SKIPS)
 
 
 # -- specific layouts ---------------------------------------------------------------------------------
@@ -343,10 +253,7 @@ def test_voice_chunks_are_counted_and_answered() -> None:
     ],
 )
 def test_refusals_are_named(frame: bytes, reason: str) -> None:
-    with pytest.raises(DecodeError) as caught:
-        WatchDecoder().decode(frame, RECEIVED)
-    assert caught.value.reason == reason
-    assert caught.value.raw == frame
+    assert_refused(WatchDecoder(), frame, reason)
 
 
 def test_escapes() -> None:
@@ -362,30 +269,13 @@ def test_escapes() -> None:
 def _real_frames() -> list[bytes]:
     frames: list[bytes] = []
     for vector in VECTORS:
-        frames.extend(m.raw for m in WatchDecoder().decode(_payload(vector), RECEIVED))
+        frames.extend(m.raw for m in WatchDecoder().decode(payload_bytes(vector), RECEIVED))
     return frames
 
 
 REAL_FRAMES = _real_frames()
 BINARY = b"[CS*1234567890*000e*TK,#!AMR}[],*\xff]"  # traccar watch-050: raw brackets in the audio
 SAMPLE = [*REAL_FRAMES[:3], BINARY, *REAL_FRAMES[3:8]]
-
-
-def _feed_all(framer: WatchFramer, chunks: list[bytes]) -> list[bytes | FramingError]:
-    out: list[bytes | FramingError] = []
-    for chunk in chunks:
-        out.extend(framer.feed(chunk))
-        assert framer.buffered <= framer.max_frame_size
-    return out
-
-
-def _frames(items: list[bytes | FramingError]) -> list[bytes]:
-    return [item for item in items if isinstance(item, bytes)]
-
-
-def _accounted(items: list[bytes | FramingError], framer: WatchFramer) -> bytes:
-    parts = [item if isinstance(item, bytes) else item.raw for item in items]
-    return b"".join(parts) + b"".join(e.raw for e in framer.flush())
 
 
 def test_there_are_real_frames() -> None:
@@ -401,17 +291,13 @@ def test_each_real_frame_alone() -> None:
 
 
 def test_concatenated_frames_split_at_every_byte_boundary() -> None:
-    stream = b"".join(SAMPLE)
-    for cut in range(len(stream) + 1):
-        framer = WatchFramer()
-        assert _feed_all(framer, [stream[:cut], stream[cut:]]) == SAMPLE, f"split at {cut}"
-        assert framer.buffered == 0
+    assert_split_at_every_byte(WatchFramer, SAMPLE)
 
 
 def test_all_real_frames_byte_by_byte() -> None:
     stream = b"".join(REAL_FRAMES)
     framer = WatchFramer()
-    assert _feed_all(framer, [stream[i : i + 1] for i in range(len(stream))]) == REAL_FRAMES
+    assert feed_all(framer, chunked(stream, 1)) == REAL_FRAMES
 
 
 def test_wrong_lengths_garbage_and_interrupted_frames() -> None:
@@ -422,10 +308,10 @@ def test_wrong_lengths_garbage_and_interrupted_frames() -> None:
     stream = b"junk" + overstated + understated + b"\x00\xff" + binary_wrong + interrupted + SAMPLE[0]
     framer = WatchFramer()
     items = framer.feed(stream)
-    assert _frames(items) == [overstated, understated, binary_wrong, SAMPLE[0]]
+    assert frames_of(items) == [overstated, understated, binary_wrong, SAMPLE[0]]
     errors = [item for item in items if isinstance(item, FramingError)]
     assert [e.raw for e in errors] == [b"junk", b"\x00\xff", interrupted]
-    assert _accounted(items, framer) == stream
+    assert accounted(items, framer) == stream
 
 
 def test_binary_frame_waits_for_its_length() -> None:
@@ -438,7 +324,7 @@ def test_frame_too_long_and_flush() -> None:
     framer = WatchFramer(max_frame_size=256)
     items = framer.feed(b"[CS*1*ffff*TK,abc" + SAMPLE[0])
     assert [e.reason for e in items if isinstance(e, FramingError)] == ["frame_too_long"]
-    assert _frames(items) == [SAMPLE[0]]
+    assert frames_of(items) == [SAMPLE[0]]
     assert framer.feed(b"[3G*1*0002*L") == []
     assert framer.flush() == [FramingError("truncated", b"[3G*1*0002*L", "connection ended inside a frame")]
 
@@ -456,22 +342,16 @@ def test_random_garbage_without_brackets_loses_no_frame(
     picks: list[int], garbage: list[bytes], data: st.DataObject
 ) -> None:
     frames = [REAL_FRAMES[i] for i in picks]
-    stream = b"".join(garbage[i % len(garbage)] + frame for i, frame in enumerate(frames)) + garbage[-1]
-    cuts = sorted(data.draw(st.lists(st.integers(min_value=0, max_value=len(stream)), max_size=8)))
-    chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
-    framer = WatchFramer()
-    items = _feed_all(framer, chunks)
-    assert _frames(items) == frames
-    assert _accounted(items, framer) == stream
+    stream = garbage_stream(frames, garbage)
+    cuts = data.draw(st.lists(st.integers(min_value=0, max_value=len(stream)), max_size=8))
+    assert_resyncs_after_garbage(WatchFramer, frames, stream, cuts)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(chunks=st.lists(st.binary(max_size=200), max_size=8), picks=st.lists(st.integers(0, 8), max_size=4))
 def test_arbitrary_bytes_never_break_the_framer(chunks: list[bytes], picks: list[int]) -> None:
     stream_chunks = [*chunks, *(SAMPLE[i % len(SAMPLE)] for i in picks)]
-    framer = WatchFramer(max_frame_size=512)
-    items = _feed_all(framer, stream_chunks)
-    assert _accounted(items, framer) == b"".join(stream_chunks)
+    assert_every_byte_accounted(WatchFramer(max_frame_size=512), stream_chunks)
 
 
 # -- fuzzing: only DecodeError may come out -----------------------------------------------------
@@ -480,18 +360,7 @@ COMMANDS = ["LK", "UD", "UD2", "AL", "WT", "TKQ", "PULSE", "BPHRT", "TEMP", "bte
 
 
 def _decode_all(frame: bytes) -> list[DecodedMessage]:
-    messages: list[DecodedMessage] = []
-    error: DecodeError | None = None
-    try:
-        messages = WatchDecoder().decode(frame, RECEIVED)
-    except DecodeError as exc:
-        error = exc
-    if error is not None:
-        assert error.reason in set(DecodeReason)
-        assert error.raw == frame
-    for message in messages:
-        _assert_invariants(message)
-    return messages
+    return fuzz_decode(WatchDecoder, frame, PROTOCOL)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -514,28 +383,20 @@ def test_fuzz_well_framed_random_fields(command: str, fields: list[str], index: 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(index=st.integers(min_value=0, max_value=max(len(REAL_FRAMES) - 1, 0)), data=st.data())
 def test_fuzz_mutated_real_frames(index: int, data: st.DataObject) -> None:
-    frame = bytearray(REAL_FRAMES[index])
-    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
-        frame[data.draw(st.integers(0, len(frame) - 1))] = data.draw(st.integers(0, 255))
+    frame = mutated(data, REAL_FRAMES[index])
     _decode_all(bytes(frame[: data.draw(st.integers(0, len(frame)))]))
     _decode_all(bytes(frame))
 
 
 # -- simulated device and round trip --------------------------------------------------------------
 
-times = st.datetimes(
-    min_value=datetime(2000, 1, 1),  # noqa: DTZ001 - hypothesis bounds are naive; timezones= makes them UTC
-    max_value=datetime(2099, 12, 31),  # noqa: DTZ001
-    timezones=st.just(UTC),
-)
-
 
 @settings(max_examples=200, deadline=None)
 @given(
     device_id=st.from_regex(r"[0-9]{10,15}", fullmatch=True),
-    time_utc=times,
-    latitude=st.floats(min_value=-90, max_value=90, allow_nan=False),
-    longitude=st.floats(min_value=-180, max_value=180, allow_nan=False),
+    time_utc=utc_times(),
+    latitude=LATITUDES,
+    longitude=LONGITUDES,
     speed=st.floats(min_value=0, max_value=300, allow_nan=False),
     heading=st.floats(min_value=0, max_value=359.9, allow_nan=False),
     satellites=st.integers(min_value=0, max_value=30),
