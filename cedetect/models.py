@@ -57,6 +57,18 @@ class PositionFlag(StrEnum):
     BAD_CHECKSUM = "bad_checksum"
 
 
+#: A fix with one of these flags cannot place a truck on the map: it is stored as evidence only.
+UNPLACEABLE_FLAGS: frozenset[PositionFlag] = frozenset(
+    {PositionFlag.INVALID_FIX, PositionFlag.ZERO_COORDINATES, PositionFlag.FUTURE_TIME}
+)
+#: ... nor move a truck's track forward (zone entries, the reference of the next comparison).
+NOT_A_TRACK_POINT_FLAGS: frozenset[PositionFlag] = UNPLACEABLE_FLAGS | {
+    PositionFlag.DUPLICATE,
+    PositionFlag.OUT_OF_ORDER,
+    PositionFlag.IMPLAUSIBLE_JUMP,
+}
+
+
 class _Payload(BaseModel):
     # Strings are kept verbatim (no whitespace stripping): attribute values are evidence.
     model_config = ConfigDict(extra="forbid", frozen=True)

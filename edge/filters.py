@@ -23,20 +23,9 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from cedetect.models import Position, PositionFlag
+from cedetect.models import NOT_A_TRACK_POINT_FLAGS, Position, PositionFlag
 
 EARTH_RADIUS_M = 6_371_008.8
-
-_NOT_A_REFERENCE = frozenset(
-    {
-        PositionFlag.INVALID_FIX,
-        PositionFlag.ZERO_COORDINATES,
-        PositionFlag.FUTURE_TIME,
-        PositionFlag.DUPLICATE,
-        PositionFlag.OUT_OF_ORDER,
-        PositionFlag.IMPLAUSIBLE_JUMP,
-    }
-)
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -88,7 +77,7 @@ class PositionFilter:
                 distance_m = haversine_m(last.latitude, last.longitude, position.latitude, position.longitude)
                 if distance_m > s.min_jump_m and distance_m / dt_s * 3.6 > s.max_implied_speed_kmh:
                     found.add(PositionFlag.IMPLAUSIBLE_JUMP)
-        if not _NOT_A_REFERENCE.intersection(found) and not _NOT_A_REFERENCE.intersection(position.flags):
+        if not NOT_A_TRACK_POINT_FLAGS.intersection(found) and not NOT_A_TRACK_POINT_FLAGS.intersection(position.flags):
             self._last[position.device_id] = _Reference(position.time_utc, position.latitude, position.longitude)
         return tuple(sorted(found - set(position.flags)))
 

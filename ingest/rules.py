@@ -13,19 +13,11 @@ from datetime import datetime
 
 import psycopg
 
-from cedetect.models import Alert, AlertSeverity, PositionFlag, alert_id_for, utc_now
+from cedetect.models import NOT_A_TRACK_POINT_FLAGS, Alert, AlertSeverity, alert_id_for, utc_now
 from geofence.zones import Zone, ZoneIndex, zones_entered
 
 #: Fixes carrying one of these flags are stored as evidence but do not move a truck in or out of a zone.
-UNUSABLE_FLAGS = frozenset(
-    {
-        PositionFlag.INVALID_FIX.value,
-        PositionFlag.ZERO_COORDINATES.value,
-        PositionFlag.FUTURE_TIME.value,
-        PositionFlag.OUT_OF_ORDER.value,
-        PositionFlag.IMPLAUSIBLE_JUMP.value,
-    }
-)
+UNUSABLE_FLAGS = frozenset(flag.value for flag in NOT_A_TRACK_POINT_FLAGS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import TupleRow, dict_row
 from pydantic import ValidationError
 
-from cedetect.models import Alert, PositionFlag
+from cedetect.models import UNPLACEABLE_FLAGS, Alert
 from cedetect.storage import ALERT_COLUMNS, POSITION_COLUMNS, alert_from_row
 
 log = logging.getLogger(__name__)
@@ -104,11 +104,7 @@ def _where(conditions: Sequence[sql.Composable]) -> sql.Composable:
 POSITION_RECORD_COLUMNS: tuple[str, ...] = (*POSITION_COLUMNS[:3], "ingested_utc", *POSITION_COLUMNS[3:])
 
 #: Fixes that cannot place a truck on the map: no GPS lock, 0,0, or a clock ahead of real time.
-UNUSABLE_FOR_MAP: tuple[str, ...] = (
-    PositionFlag.INVALID_FIX.value,
-    PositionFlag.ZERO_COORDINATES.value,
-    PositionFlag.FUTURE_TIME.value,
-)
+UNUSABLE_FOR_MAP: tuple[str, ...] = tuple(sorted(flag.value for flag in UNPLACEABLE_FLAGS))
 
 
 def _position_columns(alias: str) -> sql.Composable:
