@@ -40,8 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     decode_cli.register(subparsers)
     demo.register(subparsers)
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        register: Callable[[Any], None] = ep.load()
-        register(subparsers)
+        # One contributor that cannot load (an optional extra not installed, a broken module) must
+        # not take every other command down with it: say so and go on without it.
+        try:
+            register: Callable[[Any], None] = ep.load()
+            register(subparsers)
+        except Exception as exc:
+            print(f"cedetect: command {ep.name!r} unavailable: {type(exc).__name__}: {exc}", file=sys.stderr)
     return parser
 
 

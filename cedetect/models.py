@@ -175,3 +175,93 @@ class DeadLetter(_Payload):
             digest.update(part.encode())
             digest.update(b"\x00")
         return digest.hexdigest()
+
+
+class DetectionKind(StrEnum):
+    PLATE = "plate"
+    CONTAINER = "container"
+
+
+class Detection(_Payload):
+    """One licence-plate or ISO 6346 container-code read by a border-post camera.
+
+    One message per vehicle passage: reads of the same text over consecutive frames are merged at the
+    edge, keeping the best.  ``text`` is normalised (A-Z0-9, no spaces); ``raw_text`` is what the
+    recogniser returned.  The crop is evidence, named by the SHA-256 of its JPEG bytes; the bytes may
+    travel along (``crop_jpeg_b64``) so the server keeps them too.
+    """
+
+    detection_id: uuid.UUID
+    camera_id: Identifier
+    site: Identifier
+    kind: DetectionKind
+    time_utc: UtcDatetime
+    text: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9]+$")]
+    raw_text: Annotated[str, Field(max_length=128)] = ""
+    confidence: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+    box_xyxy: tuple[int, int, int, int]
+    valid: bool  # the plate grammar or the ISO 6346 check digit accepts the text
+    grammar: str | None = None  # e.g. "TR", "EU", "iso6346"
+    check_digit_ok: bool | None = None  # containers only
+    repaired: bool = False  # a character was changed to satisfy the check digit
+    frames: Annotated[int, Field(ge=1)] = 1  # frames merged into this read
+    crop_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    crop_jpeg_b64: str | None = None
+    attributes: dict[str, AttributeValue] = Field(default_factory=dict)
+
+
+DETECTION_NAMESPACE = uuid.UUID("0d6e0f52-6a43-4b8e-9d0b-2f5a7c1e9b37")
+
+
+def detection_id_for(camera_id: str, kind: str, text: str, time_utc: datetime) -> uuid.UUID:
+    basis = "|".join([camera_id, kind, text, time_utc.astimezone(UTC).isoformat()])
+    return uuid.uuid5(DETECTION_NAMESPACE, basis)
+
+
+class AnomalyKind(StrEnum):
+    ROUTE_DEVIATION = "route_deviation"
+    UNSCHEDULED_STOP = "unscheduled_stop"
+    LOITERING = "loitering"
+    GPS_JUMP = "gps_jump"
+    GAP = "gap"
+    RENDEZVOUS = "rendezvous"
+    GEOFENCE_ENTER = "geofence_enter"
+    GEOFENCE_EXIT = "geofence_exit"
+
+
+class EvidenceFix(BaseModel):
+    """A fix that an anomaly rests on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    device_id: Identifier
+    time_utc: UtcDatetime
+    latitude: Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False)]
+    longitude: Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False)]
+    speed_kmh: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] | None = None
+
+
+class Anomaly(_Payload):
+    """A trace in a truck's track worth explaining: what, who, when, where, how sure, and on what evidence."""
+
+    anomaly_id: uuid.UUID
+    kind: AnomalyKind
+    device_ids: tuple[Identifier, ...] = Field(min_length=1)
+    start_utc: UtcDatetime
+    end_utc: UtcDatetime
+    latitude: Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False)]
+    longitude: Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False)]
+    score: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+    reason: Annotated[str, Field(min_length=1, max_length=300)]
+    zone_id: str | None = None
+    evidence: tuple[EvidenceFix, ...] = ()
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+ANOMALY_NAMESPACE = uuid.UUID("b3c1e7a4-2f4d-4c55-8f0e-6d1a9e2c7b58")
+
+
+def anomaly_id_for(kind: str, device_ids: tuple[str, ...], start_utc: datetime, key: str = "") -> uuid.UUID:
+    """Deterministic: the same anomaly found live and in batch, or twice, has one id."""
+    basis = "|".join([kind, ",".join(sorted(device_ids)), start_utc.astimezone(UTC).isoformat(), key])
+    return uuid.uuid5(ANOMALY_NAMESPACE, basis)

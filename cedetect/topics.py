@@ -4,6 +4,8 @@
 * ``status``     - :class:`~cedetect.models.DeviceStatus`, QoS 1, retained; an edge agent's Last Will
 * ``deadletter`` - :class:`~cedetect.models.DeadLetter`, QoS 1: refused bytes kept as evidence
 * ``alert``      - :class:`~cedetect.models.Alert`, QoS 1
+* ``detection``  - :class:`~cedetect.models.Detection`, QoS 1: a plate or container-code read (device = camera)
+* ``anomaly``    - :class:`~cedetect.models.Anomaly`, QoS 1
 * ``fix``        - a device's own JSON fix, for trackers that publish over MQTT (see
   :mod:`cedetect.protocols.jsonfix`); the edge agent of the site turns it into a ``position``
 """
@@ -26,6 +28,8 @@ class TopicKind(StrEnum):
     DEADLETTER = "deadletter"
     ALERT = "alert"
     FIX = "fix"
+    DETECTION = "detection"
+    ANOMALY = "anomaly"
 
 
 class TopicError(ValueError):

@@ -1,0 +1,1 @@
+"""Trajectory algorithms for transit trucks: stops, loitering, jumps, gaps, corridor deviation, rendezvous."""

@@ -1,0 +1,1 @@
+"""Plate and ISO 6346 container-code reading: detector backends, recognisers, grammars."""
