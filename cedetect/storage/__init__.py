@@ -219,8 +219,76 @@ def _migration_1(conn: psycopg.Connection) -> None:
     )
 
 
+def _migration_2(conn: psycopg.Connection) -> None:
+    """Plate and container-code reads from border-post cameras, and the evidence crops they rest on."""
+    conn.execute(
+        """
+        CREATE TABLE detections (
+            detection_id   uuid PRIMARY KEY,
+            stored_seq     bigserial   NOT NULL UNIQUE,
+            stored_utc     timestamptz NOT NULL DEFAULT now(),
+            camera_id      text        NOT NULL,
+            site           text        NOT NULL,
+            kind           text        NOT NULL,
+            time_utc       timestamptz NOT NULL,
+            text           text        NOT NULL,
+            raw_text       text        NOT NULL DEFAULT '',
+            confidence     double precision NOT NULL,
+            box_xyxy       integer[]   NOT NULL,
+            valid          boolean     NOT NULL,
+            grammar        text,
+            check_digit_ok boolean,
+            repaired       boolean     NOT NULL DEFAULT false,
+            frames         integer     NOT NULL DEFAULT 1,
+            crop_sha256    text        NOT NULL,
+            attributes     jsonb       NOT NULL DEFAULT '{}'
+        )
+        """
+    )
+    conn.execute("CREATE INDEX detections_text ON detections (kind, text)")
+    conn.execute("CREATE INDEX detections_time ON detections (time_utc DESC)")
+    conn.execute(
+        """
+        CREATE TABLE evidence_blobs (
+            sha256      text PRIMARY KEY,
+            media_type  text        NOT NULL,
+            data        bytea       NOT NULL,
+            stored_utc  timestamptz NOT NULL DEFAULT now()
+        )
+        """
+    )
+
+
+def _migration_3(conn: psycopg.Connection) -> None:
+    """Trajectory anomalies found live by ingest (or loaded from batch runs)."""
+    conn.execute(
+        """
+        CREATE TABLE anomalies (
+            anomaly_id  uuid PRIMARY KEY,
+            stored_seq  bigserial   NOT NULL UNIQUE,
+            stored_utc  timestamptz NOT NULL DEFAULT now(),
+            kind        text        NOT NULL,
+            device_ids  text[]      NOT NULL,
+            start_utc   timestamptz NOT NULL,
+            end_utc     timestamptz NOT NULL,
+            latitude    double precision NOT NULL,
+            longitude   double precision NOT NULL,
+            score       double precision NOT NULL,
+            reason      text        NOT NULL,
+            zone_id     text,
+            evidence    jsonb       NOT NULL DEFAULT '[]',
+            details     jsonb       NOT NULL DEFAULT '{}'
+        )
+        """
+    )
+    conn.execute("CREATE INDEX anomalies_time ON anomalies (start_utc DESC)")
+    conn.execute("CREATE INDEX anomalies_devices ON anomalies USING gin (device_ids)")
+
+
 MIGRATIONS: Sequence[tuple[int, str, Callable[[psycopg.Connection], None]]] = (
     (1, "positions, alerts, quarantine, device status, zone state", _migration_1),
+    (2, "detections and evidence blobs", _migration_2),
+    (3, "anomalies", _migration_3),
 )
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from cedetect.storage import ensure_partitions, migrate, positions_ddl, timescale_available
+from cedetect.storage import MIGRATIONS, ensure_partitions, migrate, positions_ddl, timescale_available
 
 pytestmark = pytest.mark.postgres
 
@@ -24,7 +24,7 @@ def _partitions(conn: psycopg.Connection) -> list[str]:
 def test_plain_postgresql_path_is_partitioned_with_indexes(database_url: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         assert timescale_available(conn) is False
-        assert migrate(conn) == [1]
+        assert migrate(conn) == [version for version, _, _ in MIGRATIONS]
         assert migrate(conn) == []
         now = datetime.now(UTC)
         names = _partitions(conn)
@@ -67,7 +67,7 @@ def test_concurrent_migrations_apply_once(database_url: str) -> None:
         t.join(60)
     assert errors == []
     with psycopg.connect(database_url) as conn:
-        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (len(MIGRATIONS),)
 
 
 def test_timescale_switch_builds_a_hypertable_with_policies() -> None:
