@@ -79,6 +79,47 @@ class IngestSettings(BaseSettings):
     zones_path: Path | None = None
 
 
+class AnomalySettings(BaseSettings):
+    """Thresholds of the trajectory anomaly detectors (``tracking/``), defaults for road transit trucks."""
+
+    model_config = _section("CEDETECT_ANOMALY_")
+
+    moving_speed_kmh: float = Field(default=5.0, gt=0)
+    # GPS jump / spoofing
+    max_speed_kmh: float = Field(default=160.0, gt=0)
+    jump_min_m: float = Field(default=500.0, ge=0)
+    teleport_m: float = Field(default=20_000.0, gt=0)
+    max_accel_ms2: float = Field(default=12.0, gt=0)
+    accel_min_dt_s: float = Field(default=10.0, ge=0)
+    frozen_min_fixes: int = Field(default=3, ge=2)
+    # gap / going dark
+    gap_min_s: float = Field(default=1800.0, gt=0)
+    gap_far_m: float = Field(default=20_000.0, gt=0)
+    gap_far_min_s: float = Field(default=600.0, gt=0)
+    border_context_m: float = Field(default=20_000.0, ge=0)
+    # unscheduled stop (MovingPandas stop definition) and loitering
+    stop_max_diameter_m: float = Field(default=150.0, gt=0)
+    stop_min_duration_s: float = Field(default=2700.0, gt=0)
+    loiter_max_diameter_m: float = Field(default=1500.0, gt=0)
+    loiter_min_duration_s: float = Field(default=5400.0, gt=0)
+    loiter_min_mean_speed_kmh: float = Field(default=1.0, ge=0)
+    # route deviation
+    corridor_width_m: float = Field(default=1000.0, gt=0)
+    deviation_tolerance_m: float = Field(default=250.0, ge=0)
+    deviation_min_duration_s: float = Field(default=300.0, ge=0)
+    # rendezvous
+    rendezvous_distance_m: float = Field(default=100.0, gt=0)
+    rendezvous_min_duration_s: float = Field(default=1800.0, gt=0)
+    rendezvous_bucket_s: float = Field(default=60.0, gt=0)
+    rendezvous_max_gap_s: float = Field(default=300.0, ge=0)
+    rendezvous_max_speed_kmh: float = Field(default=10.0, gt=0)
+    # zone kinds
+    approved_zone_kinds: list[str] = Field(
+        default_factory=lambda: ["approved_stop", "border_post", "customs_area", "rest_area"]
+    )
+    border_zone_kinds: list[str] = Field(default_factory=lambda: ["border_post"])
+
+
 class ServerSettings(BaseSettings):
     model_config = _section("CEDETECT_SERVER_")
 
@@ -86,6 +127,56 @@ class ServerSettings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     tls_certfile: Path | None = None
     tls_keyfile: Path | None = None
+
+
+class VisionSettings(BaseSettings):
+    """Plate and container-code reading (``vision``): detector backend chosen by ``type``."""
+
+    model_config = _section("CEDETECT_VISION_")
+
+    #: Detector backend plugin; ``onnxruntime`` uses the CUDA or OpenVINO provider when present.
+    type: Literal["onnxruntime"] = "onnxruntime"
+    #: ONNX Runtime execution providers in order of preference (JSON list; empty: CUDA, OpenVINO, CPU).
+    providers: list[str] = Field(default_factory=list)
+    #: Detector ONNX file (default: the one shipped in ``vision/models/detector.onnx``).
+    model_path: Path | None = None
+    input_size: int = Field(default=416, ge=64, le=2048, multiple_of=32)
+    score_threshold: float = Field(default=0.25, gt=0.0, lt=1.0)
+    iou_threshold: float = Field(default=0.45, gt=0.0, lt=1.0)
+    max_detections: int = Field(default=20, ge=1, le=300)
+    threads: int = Field(default=0, ge=0, le=256)  # 0: ONNX Runtime decides
+    max_file_bytes: int = Field(default=50_000_000, ge=1)
+    max_side_px: int = Field(default=12_000, ge=64)
+    max_pixels: int = Field(default=60_000_000, ge=4096)
+    #: Plate grammars tried in order (JSON list; see ``vision.grammars``): TR first, then European, Brazilian...
+    plate_grammars: list[str] = Field(default_factory=lambda: ["TR", "EU", "BR", "AR"])
+
+
+class CameraSettings(BaseSettings):
+    """Camera input of the edge agent (``edge.camera``): frames -> reads -> one Detection per passage."""
+
+    model_config = _section("CEDETECT_CAMERA_")
+
+    enabled: bool = False
+    #: Take JPEG frames that cameras (or the simulator) publish on ``cedetect/v1/{site}/{camera_id}/frame``.
+    mqtt_frames: bool = True
+    #: Image files, folders, video files or ``rtsp://`` URLs (JSON list), read as camera ``camera_id``.
+    sources: list[str] = Field(default_factory=list)
+    camera_id: Identifier = "cam-1"
+    #: Read every Nth frame of a video or stream; ``max_fps`` > 0 also caps the frames read per second.
+    sample_every: int = Field(default=1, ge=1, le=10_000)
+    max_fps: float = Field(default=0.0, ge=0.0)
+    #: Frames waiting for the reader; beyond this, live frames are dropped (and counted).
+    queue_size: int = Field(default=8, ge=1, le=10_000)
+    max_frame_bytes: int = Field(default=20_000_000, ge=1)
+    #: A passage closes when its text has not been seen for ``passage_quiet_s`` (or after ``passage_max_s``).
+    passage_quiet_s: float = Field(default=2.0, gt=0)
+    passage_max_s: float = Field(default=60.0, gt=0)
+    #: Reads below this confidence are not published.
+    min_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    evidence_dir: Path = Path("var/edge/evidence")
+    #: Send the crop's JPEG bytes along with each Detection (``crop_jpeg_b64``) so the server keeps them.
+    send_crops: bool = True
 
 
 class AppSettings(BaseSettings):
