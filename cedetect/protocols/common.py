@@ -6,9 +6,24 @@ Only helpers whose behaviour is the same for every user live here; a protocol wh
 
 from __future__ import annotations
 
+import binascii
 from datetime import UTC, datetime
 
 from cedetect.protocols.base import DecodeError, DecodeReason
+
+#: Each byte value with its bits in reverse order (0x01 -> 0x80).
+BIT_REVERSED_BYTES = bytes(int(f"{value:08b}"[::-1], 2) for value in range(256))
+
+
+def crc16_x25_c(data: bytes | bytearray | memoryview) -> int:
+    """CRC-16/X-25 (GT06's CRC-ITU) at C speed; equal to :func:`cedetect.protocols.crc.crc16_x25`.
+
+    ``binascii.crc_hqx`` is the same polynomial (0x1021) processed most significant bit first.  X-25
+    processes each byte least significant bit first and reflects the result, so: reverse the bits of
+    every byte, run ``crc_hqx`` from 0xFFFF, reverse the 16 result bits, XOR 0xFFFF.
+    """
+    crc = binascii.crc_hqx(bytes(data).translate(BIT_REVERSED_BYTES), 0xFFFF)
+    return (BIT_REVERSED_BYTES[crc & 0xFF] << 8 | BIT_REVERSED_BYTES[crc >> 8]) ^ 0xFFFF
 
 
 def iso_utc(value: datetime) -> str:

@@ -121,6 +121,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum, auto
@@ -136,11 +137,13 @@ from cedetect.protocols.base import (
     FixToSend,
     ProtocolDecoder,
     ProtocolSpec,
+    assemble_position,
+    future_tolerance,
     make_position,
+    position_flags,
     validate_device_id,
 )
-from cedetect.protocols.common import iso_utc
-from cedetect.protocols.crc import crc16_x25
+from cedetect.protocols.common import crc16_x25_c, iso_utc
 from cedetect.protocols.framing import GT06_START_LONG, GT06_START_SHORT, GT06_STOP, Gt06Framer
 from cedetect.protocols.reader import ByteReader
 
@@ -277,6 +280,8 @@ _MODULAR_EVENT_ALARMS: Final[dict[int, str]] = {
     0x1A: "low_battery", 0x1B: "overspeed", 0x1C: "power_on", 0x1D: "power_off", 0x20: "vibration",
     0x21: "power_cut", 0x23: "tampering",
 }  # fmt: skip
+#: Alarm names for bits 3-5 of the terminal-information byte (7 is ``removing``, or ``overspeed`` on VXT01).
+_TERMINAL_ALARMS: Final[dict[int, str]] = {1: "vibration", 2: "power_cut", 3: "low_battery", 4: "sos", 6: "geofence"}
 #: Reverse of the status-packet alarm codes, for :func:`encode_alarm`.
 ALARM_CODES: Final[dict[str, int]] = {
     "sos": 0x01, "power_cut": 0x02, "vibration": 0x03, "geofence_enter": 0x04, "geofence_exit": 0x05,
@@ -326,6 +331,35 @@ _VARIANTS_BY_TYPE_LENGTH: Final[dict[tuple[int, int], _Variant]] = {
 }
 
 
+#: Fixed layouts of the frames :meth:`Gt06Decoder._decode_fast` takes, by their first four bytes (start,
+#: length, type), read from the content: date (6), satellites, latitude, longitude, speed, course/status,
+#: then the cell (MCC, MNC, LAC, cell id as 1 + 2 bytes) and the type's tail.
+_FAST_LAYOUTS: Final[dict[bytes, struct.Struct]] = {
+    # 0x22: GPS, LBS, ACC, upload mode (event), re-upload (archive)
+    bytes([0x78, 0x78, 0x22, MSG_GPS_LBS_2]): struct.Struct(">6BBIIBH HBHBH BBB HH"),
+    # 0x12: GPS, LBS
+    bytes([0x78, 0x78, 0x1F, MSG_GPS_LBS_1]): struct.Struct(">6BBIIBH HBHBH HH"),
+    # 0x16: GPS, LBS with its length byte, terminal info, voltage grade, GSM signal, alarm, language
+    bytes([0x78, 0x78, 0x25, MSG_GPS_LBS_STATUS_1]): struct.Struct(">6BBIIBH B HBHBH BBBBB HH"),
+}  # each followed by the serial and the CRC
+#: An acknowledgement: start, length 5, type, serial, CRC, stop.
+_ACK: Final = struct.Struct(">HBBHHH")
+
+
+def _ack_crc_table(position: int) -> tuple[int, ...]:
+    """CRC-ITU of the acknowledgement body ``05 TT SS SS`` with each byte value at ``position`` (1-3), the
+    other bytes after the length zero.  The CRC is affine in its input, so the CRC of a body is the XOR of
+    the three entries of its type, serial high and serial low bytes (the constant appears three times)."""
+    return tuple(
+        crc16_x25_c(bytes(5 if i == 0 else value if i == position else 0 for i in range(4))) for value in range(256)
+    )
+
+
+_ACK_CRC_TYPE: Final = _ack_crc_table(1)
+_ACK_CRC_SERIAL_HIGH: Final = _ack_crc_table(2)
+_ACK_CRC_SERIAL_LOW: Final = _ack_crc_table(3)
+
+
 @dataclass(frozen=True)
 class Gt06Frame:
     """A GT06 frame that passed the integrity checks."""
@@ -354,7 +388,7 @@ def parse_frame(frame: bytes) -> Gt06Frame:
     if len(raw) < minimum:
         raise DecodeError(DecodeReason.TRUNCATED, f"{len(raw)} bytes, a frame has at least {minimum}", raw=raw)
     received_crc = int.from_bytes(raw[-4:-2])
-    computed_crc = crc16_x25(raw[2:-4])
+    computed_crc = crc16_x25_c(raw[2:-4])
     if received_crc != computed_crc:
         raise DecodeError(
             DecodeReason.BAD_CHECKSUM, f"CRC-ITU {received_crc:04x}, computed {computed_crc:04x}", raw=raw
@@ -437,7 +471,7 @@ def build_frame(message_type: int, content: bytes, serial: int, *, extended: boo
             raise ValueError("content too long for a basic frame; use extended=True")
         head = GT06_START_SHORT + bytes([length])
     body = head[2:] + bytes([message_type]) + content + serial.to_bytes(2)
-    return head[:2] + body + crc16_x25(body).to_bytes(2) + GT06_STOP
+    return head[:2] + body + crc16_x25_c(body).to_bytes(2) + GT06_STOP
 
 
 class Gt06Decoder(ProtocolDecoder):
@@ -465,12 +499,135 @@ class Gt06Decoder(ProtocolDecoder):
 
     def decode(self, frame: bytes, received_utc: datetime) -> list[DecodedMessage]:
         raw = bytes(frame)
+        fast = self._decode_fast(raw, received_utc)
+        if fast is not None:
+            return fast
+        return self._decode_general(raw, received_utc)
+
+    def _decode_general(self, raw: bytes, received_utc: datetime) -> list[DecodedMessage]:
+        """The decoder for every frame: what :meth:`_decode_fast` must equal where it answers."""
         try:
             return [self._decode(parse_frame(raw), received_utc)]
         except DecodeError as exc:
             raise exc.with_raw(raw) from None
         except (ValueError, OverflowError) as exc:  # defensive: content the layouts did not foresee
             raise DecodeError(DecodeReason.MALFORMED, f"{type(exc).__name__}: {exc}", raw=raw) from exc
+
+    def _decode_fast(self, raw: bytes, received_utc: datetime) -> list[DecodedMessage] | None:
+        """The common location frames of standard devices, or None to leave the frame to the general path.
+
+        Basic frames 0x22 (GPS + LBS + ACC, the simulator's), 0x12 (GPS + LBS) and 0x16 (GPS + LBS +
+        status, with a 9-byte cell block) of exactly their standard size, on a connection with a device
+        id and no ``model``, received at a UTC time.  Anything else, and anything that would fail
+        (CRC, stop bytes, an impossible date, an out-of-range fix, a 2-byte MNC), goes to
+        :meth:`_decode_general`, which decodes it or names the error; the result is the same message
+        the general path builds (tests compare them on every shared vector and on generated frames).
+        """
+        layout = _FAST_LAYOUTS.get(raw[:4])
+        if layout is None or self.model is not None:
+            return None
+        device_id = self._device_id
+        n = len(raw)
+        if (
+            device_id is None
+            or type(received_utc) is not datetime
+            or received_utc.tzinfo is not UTC
+            or n != raw[2] + 5
+            or raw[n - 2 :] != GT06_STOP
+        ):
+            return None
+        values = layout.unpack_from(raw, 4)
+        serial = values[-2]
+        if crc16_x25_c(raw[2 : n - 4]) != values[-1]:
+            return None
+        year, month, day, hour, minute, second, satellites, lat_raw, lon_raw, speed, course = values[:11]
+        try:
+            time_utc = datetime(2000 + year, month, day, hour, minute, second, tzinfo=UTC)
+            if self.timezone_offset:
+                time_utc -= self.timezone_offset
+        except (ValueError, OverflowError):
+            return None
+        latitude = lat_raw / 1_800_000.0
+        if not course & 0x0400:
+            latitude = -latitude
+        longitude = lon_raw / 1_800_000.0
+        if course & 0x0800:
+            longitude = -longitude
+        t = raw[3]
+        attrs: dict[str, AttributeValue] = {"message_type": t}
+        if course & 0x4000:
+            attrs["ignition"] = bool(course & 0x8000)
+        kind = "location"
+        if t == MSG_GPS_LBS_STATUS_1:
+            (cell_length, mcc, mnc, lac, cell_high, cell_low, status, battery, rssi, extension) = values[11:21]
+            if mcc & 0x8000 or not 0 < cell_length <= 9:  # 2-byte MNC, no cell, an LTE or padded block
+                return None
+            attrs["mcc"] = mcc
+            attrs["mnc"] = mnc
+            attrs["lac"] = lac
+            attrs["cell_id"] = cell_high << 16 | cell_low
+            attrs["raw_status"] = status
+            attrs["ignition"] = bool(status & 0x02)
+            attrs["charge"] = bool(status & 0x04)
+            attrs["blocked"] = bool(status & 0x80)
+            code = (status >> 3) & 0x07
+            alarms = ["removing"] if code == 7 else [_TERMINAL_ALARMS[code]] if code in _TERMINAL_ALARMS else []
+            if battery <= 6:
+                attrs["battery_level"] = battery * 100 // 6
+            elif battery <= 100:
+                attrs["battery_level"] = battery
+            attrs["rssi"] = rssi
+            alarm = self._status_alarm(extension)
+            if alarm is not None and alarm not in alarms:
+                alarms.append(alarm)
+            if alarms:
+                attrs["alarm"] = ",".join(alarms)
+            kind = "alarm"
+        else:
+            mcc, mnc, lac, cell_high, cell_low = values[11:16]
+            if mcc & 0x8000:
+                return None
+            attrs["mcc"] = mcc
+            attrs["mnc"] = mnc
+            attrs["lac"] = lac
+            attrs["cell_id"] = cell_high << 16 | cell_low
+            if t == MSG_GPS_LBS_2:
+                acc, event, archive = values[16:19]
+                attrs["ignition"] = acc > 0
+                attrs["event"] = event
+                if archive > 0:
+                    attrs["archive"] = True
+        heading = float(course & 0x03FF)
+        if not (-90.0 <= latitude <= 90.0 and -180.0 <= longitude <= 180.0 and heading < 360.0):
+            return None  # out of range: the general path names it
+        try:
+            future = time_utc > received_utc + future_tolerance(self.future_tolerance_s)
+        except (OverflowError, TypeError, ValueError):
+            return None
+        valid = bool(course & 0x1000)
+        # Every value now passes the model's validation unchanged: exact types from the layout, ranges
+        # checked above, speed 0-255, satellites 0-15, times in UTC, a device id validated when set.
+        position = assemble_position(
+            device_id,
+            PROTOCOL,
+            time_utc,
+            received_utc,
+            latitude,
+            longitude,
+            float(speed),
+            heading,
+            valid,
+            None,
+            satellites & 0x0F,
+            None,
+            attrs,
+            position_flags(valid, latitude, longitude, future),
+        )
+        self._variant = _Variant.STANDARD
+        self._received_utc = received_utc
+        ack_crc = _ACK_CRC_TYPE[t] ^ _ACK_CRC_SERIAL_HIGH[serial >> 8] ^ _ACK_CRC_SERIAL_LOW[serial & 0xFF]
+        ack = _ACK.pack(0x7878, 5, t, serial, ack_crc, 0x0D0A)
+        return [DecodedMessage(kind, device_id, position, ack, raw, attrs.copy())]
 
     def _decode(self, frame: Gt06Frame, received_utc: datetime) -> DecodedMessage:
         if received_utc.tzinfo is None:
@@ -662,7 +819,7 @@ class Gt06Decoder(ProtocolDecoder):
         if code == 7:
             out.alarm("overspeed" if self._variant is _Variant.VXT01 else "removing")
         else:
-            out.alarm({1: "vibration", 2: "power_cut", 3: "low_battery", 4: "sos", 6: "geofence"}.get(code))
+            out.alarm(_TERMINAL_ALARMS.get(code))
 
     def _status_alarm(self, code: int) -> str | None:
         lw, vl = self._model_lw, self._model_vl

@@ -137,11 +137,12 @@ Protocol-specific names:
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum, auto
-from typing import Final
+from typing import Any, ClassVar, Final
 
 from cedetect.models import AttributeValue
 from cedetect.protocols.attributes import join_alarms
@@ -156,7 +157,10 @@ from cedetect.protocols.base import (
     ProtocolDecoder,
     ProtocolSpec,
     StepFramer,
+    assemble_position,
+    future_tolerance,
     make_position,
+    position_flags,
 )
 from cedetect.protocols.common import iso_utc
 from cedetect.protocols.reader import ByteReader
@@ -217,13 +221,72 @@ def _arc_table() -> tuple[int, ...]:
 _ARC_TABLE: Final = _arc_table()
 
 
-def crc16_arc(data: bytes | bytearray | memoryview) -> int:
-    """CRC-16/ARC (IBM): polynomial 0x8005 reflected, initial value 0, no final XOR; check value 0xBB3D."""
+def crc16_arc_reference(data: bytes | bytearray | memoryview) -> int:
+    """CRC-16/ARC (IBM) by table, byte by byte in Python: the reference :func:`crc16_arc` must equal."""
     crc = 0
     table = _ARC_TABLE
     for byte in bytes(data):
         crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
     return crc
+
+
+def _arc_kernel(data: bytes, table: Any) -> int:  # pragma: no cover - compiled by numba, see _ArcKernel
+    crc = 0
+    for byte in data:
+        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
+    return int(crc)
+
+
+class _ArcKernel:
+    """:func:`_arc_kernel` compiled by numba (cached on disk by numba), or None where numba is missing or
+    fails; :func:`crc16_arc` then runs the Python table loop.  A kernel call costs ~0.4 us for a short
+    packet, against ~60 ns per byte for the Python loop; loading it costs about a second (importing
+    numba, compiling or reading its cache), so it is loaded by :func:`prepare_crc16_arc` or after
+    ``LOAD_AFTER`` packets in a process, never for a short-lived one (a CLI call, a test)."""
+
+    LOAD_AFTER: ClassVar[int] = 1000
+    kernel: ClassVar[Callable[[bytes, Any], int] | None] = None
+    table: ClassVar[Any] = None
+    loaded: ClassVar[bool] = False
+    calls: ClassVar[int] = 0
+
+    @classmethod
+    def load(cls) -> Callable[[bytes, Any], int] | None:
+        if cls.loaded:
+            return cls.kernel
+        cls.loaded = True
+        try:
+            import numba  # heavy: imported only when the kernel is wanted
+            import numpy as np
+
+            table = np.array(_ARC_TABLE, dtype=np.uint32)
+            kernel = numba.njit(cache=True, nogil=True)(_arc_kernel)
+            for probe in (b"", b"123456789", bytes(range(256))):
+                if kernel(probe, table) != crc16_arc_reference(probe):
+                    return None
+        except Exception:  # numba missing or unable to compile: the Python loop serves
+            return None
+        cls.kernel, cls.table = kernel, table
+        return kernel
+
+
+def prepare_crc16_arc() -> bool:
+    """Load the compiled CRC-16/ARC kernel now (a long-running decoder's start-up); whether it is in use."""
+    return _ArcKernel.load() is not None
+
+
+def crc16_arc(data: bytes | bytearray | memoryview) -> int:
+    """CRC-16/ARC (IBM): polynomial 0x8005 reflected, initial value 0, no final XOR; check value 0xBB3D."""
+    kernel = _ArcKernel.kernel
+    if kernel is None:
+        if _ArcKernel.loaded or _ArcKernel.calls < _ArcKernel.LOAD_AFTER:
+            _ArcKernel.calls += 1
+            return crc16_arc_reference(data)
+        kernel = _ArcKernel.load()
+        if kernel is None:
+            return crc16_arc_reference(data)
+    result: int = kernel(bytes(data), _ArcKernel.table)
+    return result
 
 
 # -- frame checks ---------------------------------------------------------------------------------
@@ -401,10 +464,17 @@ class _Record:
 IoHandler = Callable[[_Record, bytes], None]
 
 
+#: The handlers made by :func:`_set`, with the attribute each one sets and its conversion: the fast reader
+#: sets the attribute itself (one call instead of three for an ``int.from_bytes`` value).
+_SETTERS: dict[IoHandler, tuple[str, Callable[[bytes], AttributeValue]]] = {}
+
+
 def _set(name: str, convert: Callable[[bytes], AttributeValue]) -> IoHandler:
     def handler(record: _Record, raw: bytes) -> None:
         record.attrs[name] = convert(raw)
 
+    # _identity(raw) is _unsigned(raw) is int.from_bytes(raw): the same value without two calls
+    _SETTERS[handler] = (name, int.from_bytes if convert is _identity or convert is _unsigned else convert)
     return handler
 
 
@@ -510,14 +580,23 @@ def _iccid(record: _Record, raw: bytes) -> None:
 
 @dataclass(frozen=True, slots=True)
 class _Io:
-    """How to read one IO id: the width its devices give it (another width: kept as ``io<id>``)."""
+    """How to read one IO id: the width its devices give it (another width: kept as ``io<id>``).
+
+    ``name`` and ``convert`` are set where the handler only sets ``attrs[name] = convert(raw)``."""
 
     size: int
     handler: IoHandler
+    name: str | None = None
+    convert: Callable[[bytes], AttributeValue] | None = None
+
+
+def _io(size: int, handler: IoHandler) -> _Io:
+    setter = _SETTERS.get(handler)
+    return _Io(size, handler) if setter is None else _Io(size, handler, *setter)
 
 
 def _ios(size: int, handlers: dict[int, IoHandler]) -> dict[int, _Io]:
-    return {ident: _Io(size, handler) for ident, handler in handlers.items()}
+    return {ident: _io(size, handler) for ident, handler in handlers.items()}
 
 
 #: IO ids with the same meaning on every Teltonika family (codecs 8, 8E, 16).
@@ -827,6 +906,92 @@ def _read_records(records: bytes, codec: int, count: int, *, extended: bool, mod
     return out
 
 
+#: Attribute value types the Position model keeps as they are.
+_PLAIN_VALUE_TYPES: Final = frozenset({str, int, float, bool, type(None)})
+#: Record header up to the IO elements: timestamp (ms), priority, longitude, latitude, altitude, angle,
+#: satellites, speed, event IO id, total IO count (1-byte ids and counts in codec 8, 2-byte in 8E).
+_FM_HEADER: Final[dict[int, struct.Struct]] = {
+    CODEC_8: struct.Struct(">QBiihHBHBB"),
+    CODEC_8_EXT: struct.Struct(">QBiihHBHHH"),
+}
+
+
+def _read_fm_records_fast(
+    raw: bytes, start: int, end: int, codec: int, count: int, model: str | None
+) -> list[_Record] | None:
+    """The records of a codec 8 or 8E data field ``raw[start:end]``, as :func:`_read_records` reads them
+    with ``extended=False``; None where that read would fail (a truncated record, bytes left over, an
+    impossible timestamp, a variable-length element it refuses), so that the general path names it.
+
+    The same IO tables, handlers and ``finish`` as the general reader, with the fixed-width fields read by
+    one ``struct`` call per record and the offsets kept in a local instead of a ``ByteReader``."""
+    table = _FMB_TABLE if is_fmb_model(model) else _COMMON_IO
+    header = _FM_HEADER[codec]
+    header_size = header.size
+    wide = codec == CODEC_8_EXT
+    step = 2 if wide else 1  # width of counts and ids
+    pos = start
+    out: list[_Record] = []
+    try:
+        for _ in range(count):
+            if pos + header_size > end:
+                return None
+            ms, priority, lon, lat, altitude, angle, satellites, speed, event, _ = header.unpack_from(raw, pos)
+            pos += header_size
+            attrs: dict[str, AttributeValue] = {"priority": priority, "event": event}
+            record = _Record(
+                _EPOCH + timedelta(0, 0, 0, ms),  # (days, s, us, ms): positional is faster than milliseconds=
+                True,
+                lat / 10_000_000.0,
+                lon / 10_000_000.0,
+                float(altitude),
+                float(angle % 360),
+                float(speed),
+                satellites,
+                satellites != 0,
+                None,
+                attrs,
+            )
+            for size in (1, 2, 4, 8):
+                if pos + step > end:
+                    return None
+                elements = raw[pos] << 8 | raw[pos + 1] if wide else raw[pos]
+                pos += step
+                element_size = step + size
+                if pos + elements * element_size > end:
+                    return None
+                for _ in range(elements):
+                    ident = raw[pos] << 8 | raw[pos + 1] if wide else raw[pos]
+                    value = raw[pos + step : pos + element_size]
+                    pos += element_size
+                    io = table.get(ident)
+                    if io is None or io.size != size:
+                        attrs[f"io{ident}"] = _default_value(value)
+                    elif io.convert is not None:
+                        attrs[io.name] = io.convert(value)  # type: ignore[index]
+                    else:
+                        io.handler(record, value)
+            if wide:
+                if pos + 2 > end:
+                    return None
+                elements = raw[pos] << 8 | raw[pos + 1]
+                pos += 2
+                for _ in range(elements):
+                    if pos + 4 > end:
+                        return None
+                    ident = raw[pos] << 8 | raw[pos + 1]
+                    value_end = pos + 4 + (raw[pos + 2] << 8 | raw[pos + 3])
+                    if value_end > end:
+                        return None
+                    _decode_variable(record, ident, raw[pos + 4 : value_end])
+                    pos = value_end
+            record.finish(model)
+            out.append(record)
+    except (DecodeError, OverflowError):
+        return None
+    return out if pos == end else None
+
+
 # -- codec 12 / 13 --------------------------------------------------------------------------------
 
 _AXLE_KEYS: Final = (
@@ -984,10 +1149,88 @@ class TeltonikaDecoder(_TeltonikaBase):
 
     def decode(self, frame: bytes, received_utc: datetime) -> list[DecodedMessage]:
         raw = bytes(frame)
+        fast = self._decode_fast(raw, received_utc)
+        if fast is not None:
+            return fast
+        return self._decode_general(raw, received_utc)
+
+    def _decode_general(self, raw: bytes, received_utc: datetime) -> list[DecodedMessage]:
+        """The decoder for every frame: what :meth:`_decode_fast` must equal where it answers."""
         try:
             return self._decode(raw, received_utc)
         except DecodeError as exc:
             raise exc.with_raw(raw) from None
+
+    def _decode_fast(self, raw: bytes, received_utc: datetime) -> list[DecodedMessage] | None:
+        """Codec 8 and 8E AVL packets that pass every check, or None to leave the frame to the general path.
+
+        Needs a device id, ``extended`` not forced on, a UTC receive time, and packets whose records fill
+        the data field without 16-byte IO elements (:func:`_read_fm_records_fast`) and whose fixes pass
+        the Position checks (:func:`try_fast_position`).  Anything else (a login, a ping, codec 7/12/13/16,
+        a bad CRC or length, an out-of-range fix) goes to :meth:`_decode_general`, which decodes it or
+        names the error; where this path answers, the messages equal the general path's (tests compare
+        them on every shared vector and on generated packets).
+        """
+        n = len(raw)
+        device_id = self._device_id
+        if (
+            n < AVL_OVERHEAD + MIN_DATA_LENGTH
+            or raw[:4] != b"\x00\x00\x00\x00"
+            or device_id is None
+            or self.extended
+            or type(received_utc) is not datetime
+            or received_utc.tzinfo is not UTC
+        ):
+            return None
+        codec, count = raw[8], raw[9]
+        if (
+            (codec != CODEC_8_EXT and codec != CODEC_8)
+            or count == 0
+            or raw[n - 5] != count
+            or int.from_bytes(raw[4:8]) != n - AVL_OVERHEAD
+            or crc16_arc(raw[8 : n - 4]) != int.from_bytes(raw[n - 4 :])
+        ):
+            return None
+        records = _read_fm_records_fast(raw, 10, n - 5, codec, count, self.model)
+        if records is None:
+            return None
+        try:
+            threshold = received_utc + future_tolerance(self.future_tolerance_s)
+        except (OverflowError, TypeError, ValueError):
+            return None
+        out: list[DecodedMessage] = []
+        for record in records:
+            latitude, longitude, speed_kmh, attrs = record.latitude, record.longitude, record.speed_kmh, record.attrs
+            # The reader's types are the model's (floats from divisions and float(), satellites a byte, hdop
+            # a rounded non-negative float, heading below 360, times in UTC, a device id validated when set):
+            # what is left to check is the ranges and the attribute values an IO table produced.
+            if not (-90.0 <= latitude <= 90.0 and -180.0 <= longitude <= 180.0 and speed_kmh <= 2000.0):
+                return None
+            for value in attrs.values():
+                if type(value) not in _PLAIN_VALUE_TYPES:
+                    return None
+            valid = record.valid
+            time_utc = record.time_utc
+            position = assemble_position(
+                device_id,
+                PROTOCOL,
+                time_utc,
+                received_utc,
+                latitude,
+                longitude,
+                speed_kmh,
+                record.heading_deg,
+                valid,
+                record.altitude_m,
+                record.satellites,
+                record.hdop,
+                dict(attrs),
+                position_flags(valid, latitude, longitude, time_utc > threshold),
+            )
+            kind = "alarm" if "alarm" in record.attrs else "location"
+            response = None if out else count.to_bytes(4)
+            out.append(DecodedMessage(kind, device_id, position, response, raw, dict(position.attributes)))
+        return out
 
     def _decode(self, raw: bytes, received_utc: datetime) -> list[DecodedMessage]:
         if raw == PING:
