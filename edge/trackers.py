@@ -49,6 +49,8 @@ class TrackerServer:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> int:
+        if self.spec.prepare is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.spec.prepare)
         self._server = await asyncio.start_server(self._handle, self.host, self.port, backlog=4096)
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("%s: listening on %s:%d (tcp)", self.spec.name, self.host, self.port)

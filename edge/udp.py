@@ -54,6 +54,8 @@ class UdpServer:
 
     async def start(self) -> int:
         loop = asyncio.get_running_loop()
+        if self.spec.prepare is not None:
+            await loop.run_in_executor(None, self.spec.prepare)
         transport, _ = await loop.create_datagram_endpoint(lambda: _Datagrams(self), local_addr=(self.host, self.port))
         self._transport = transport
         self.port = transport.get_extra_info("sockname")[1]

@@ -640,6 +640,9 @@ class ProtocolSpec:
     payload: Literal["binary", "text"] = "binary"
     #: Other names the protocol is known by (``huabao`` for ``jt808``); ``get`` accepts them too.
     aliases: tuple[str, ...] = ()
+    #: Work a long-running server does once at start-up, off its event loop (loading compiled kernels),
+    #: so that the first busy second does not pay for it.
+    prepare: Callable[[], object] | None = None
 
     @property
     def transport(self) -> Transport:

@@ -29,7 +29,7 @@ from __future__ import annotations
 from enum import Enum, auto
 
 from cedetect.protocols.base import FramingError, StepFramer
-from cedetect.protocols.crc import crc16_x25
+from cedetect.protocols.common import crc16_x25_c
 
 GT06_START_SHORT = b"\x78\x78"
 GT06_START_LONG = b"\x79\x79"
@@ -91,7 +91,7 @@ def _probe_gt06(buf: bytearray, at: int, max_frame_size: int) -> tuple[_Probe, i
     end = at + total
     if buf[end - 2 : end] != GT06_STOP:
         return _Probe.BAD_STOP, total
-    if crc16_x25(memoryview(buf)[at + 2 : end - 4]) != int.from_bytes(buf[end - 4 : end - 2]):
+    if crc16_x25_c(memoryview(buf)[at + 2 : end - 4]) != int.from_bytes(buf[end - 4 : end - 2]):
         return _Probe.BAD_CRC, total
     return _Probe.OK, total
 

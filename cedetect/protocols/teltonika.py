@@ -1615,4 +1615,5 @@ SPEC = ProtocolSpec(
     datagram_decoder_factory=TeltonikaDatagramDecoder,
     encoder_factory=TeltonikaEncoder,
     datagram_encoder_factory=TeltonikaDatagramEncoder,
+    prepare=prepare_crc16_arc,
 )
