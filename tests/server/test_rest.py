@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from cedetect.models import Alert, AlertSeverity, PositionFlag
-from cedetect.storage import insert_alert
+from cedetect.storage import MIGRATIONS, insert_alert
 from geofence import crossings
 from tests.server.factories import T0, insert_position, make_alert
 
@@ -236,7 +236,7 @@ def test_health(client: httpx.Client) -> None:
     body = client.get("/api/v1/health").json()
     assert body["status"] == "ok"
     assert body["database"] == "reachable"
-    assert body["migration_version"] == 1
+    assert body["migration_version"] == max(version for version, _, _ in MIGRATIONS)
     assert body["alert_listener"] == "listening"
     assert body["live_clients"] == 0
 
