@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from cedetect.models import Identifier
+from cedetect.models import AlertSeverity, AnomalyKind, Identifier
 
 #: Passwords that ship in examples and defaults; production refuses them.
 DEFAULT_PASSWORDS = frozenset({"", "cedetect", "postgres", "password", "admin", "changeme", "secret"})
@@ -77,6 +77,35 @@ class IngestSettings(BaseSettings):
     batch_max: int = Field(default=1000, ge=1, le=100_000)
     batch_max_wait_ms: int = Field(default=200, ge=1, le=60_000)
     zones_path: Path | None = None
+    #: Live anomaly scoring of new fixes (``ingest/anomalies.py``; thresholds: ``CEDETECT_ANOMALY_*``).
+    anomaly_scoring: bool = True
+    #: Transit corridors (GeoJSON LineStrings with ``width_m`` and optional ``device_ids``) for route deviation.
+    corridors_path: Path | None = None
+    #: At start-up each device's last ``anomaly_warmup_s`` of fixes are replayed through the scorer (state back,
+    #: anything found stored idempotently); devices whose last fix is older than ``anomaly_warmup_horizon_s``
+    #: are not replayed.
+    anomaly_warmup_s: float = Field(default=6 * 3600.0, ge=0)
+    anomaly_warmup_horizon_s: float = Field(default=2 * 24 * 3600.0, ge=0)
+    #: Declared routes (``declarations.route``, or ``corridor_id`` naming a corridor of ``corridors_path``) become
+    #: the corridor of the declaration's ``tracker_device_id``; re-read this often (0: never read).
+    anomaly_declarations_refresh_s: float = Field(default=60.0, ge=0)
+    #: Anomaly kinds that raise an alert, and at which severity (one level higher at a score of
+    #: ``anomaly_alert_escalate_score`` or more); kinds left out are stored without an alert.  Direct entries
+    #: into restricted zones are alerted by the restricted-zone rule; ``geofence_enter`` here alerts the
+    #: restricted zones crossed between two sparse fixes, which that rule cannot see.
+    anomaly_alert_severity: dict[AnomalyKind, AlertSeverity] = Field(
+        default_factory=lambda: {
+            AnomalyKind.ROUTE_DEVIATION: AlertSeverity.HIGH,
+            AnomalyKind.UNSCHEDULED_STOP: AlertSeverity.MEDIUM,
+            AnomalyKind.LOITERING: AlertSeverity.MEDIUM,
+            AnomalyKind.GPS_JUMP: AlertSeverity.MEDIUM,
+            AnomalyKind.GAP: AlertSeverity.MEDIUM,
+            AnomalyKind.RENDEZVOUS: AlertSeverity.HIGH,
+            AnomalyKind.GEOFENCE_ENTER: AlertSeverity.HIGH,
+        }
+    )
+    anomaly_alert_min_score: float = Field(default=0.0, ge=0.0, le=1.0)
+    anomaly_alert_escalate_score: float = Field(default=0.9, ge=0.0, le=1.0)
 
 
 class AnomalySettings(BaseSettings):
@@ -150,6 +179,9 @@ class VisionSettings(BaseSettings):
     max_pixels: int = Field(default=60_000_000, ge=4096)
     #: Plate grammars tried in order (JSON list; see ``vision.grammars``): TR first, then European, Brazilian...
     plate_grammars: list[str] = Field(default_factory=lambda: ["TR", "EU", "BR", "AR"])
+    #: When the detector's boxes yield no valid read at all, read the whole frame with the text detector and
+    #: keep only strict matches (a fixed-layout plate format, a right ISO 6346 check digit).
+    full_frame_fallback: bool = True
 
 
 class CameraSettings(BaseSettings):
@@ -177,6 +209,21 @@ class CameraSettings(BaseSettings):
     evidence_dir: Path = Path("var/edge/evidence")
     #: Send the crop's JPEG bytes along with each Detection (``crop_jpeg_b64``) so the server keeps them.
     send_crops: bool = True
+
+
+class RiskSettings(BaseSettings):
+    """Declaration risk (``risk``): the model version and profiles a scorer uses, and the random rate."""
+
+    model_config = _section("CEDETECT_RISK_")
+
+    #: Model version directory (default: the shipped ``risk/models/default``).
+    model_dir: Path | None = None
+    #: Profiles YAML/JSON used when the database has none (default: ``risk/profiles/starter.yaml``).
+    profiles_path: Path | None = None
+    #: Share of declarations sent to the red lane at random, whatever their risk (ASYCUDA's random rate).
+    random_rate: float = Field(default=0.01, ge=0.0, le=1.0)
+    #: Model contributions listed among a result's reasons.
+    top_reasons: int = Field(default=3, ge=0, le=20)
 
 
 class AppSettings(BaseSettings):

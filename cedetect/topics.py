@@ -6,6 +6,8 @@
 * ``alert``      - :class:`~cedetect.models.Alert`, QoS 1
 * ``detection``  - :class:`~cedetect.models.Detection`, QoS 1: a plate or container-code read (device = camera)
 * ``anomaly``    - :class:`~cedetect.models.Anomaly`, QoS 1
+* ``frame``      - a JPEG frame from a camera (or the simulator) to its site's edge agent, QoS 1; the payload
+  is described in :mod:`cedetect.frames`
 * ``fix``        - a device's own JSON fix, for trackers that publish over MQTT (see
   :mod:`cedetect.protocols.jsonfix`); the edge agent of the site turns it into a ``position``
 """
@@ -30,6 +32,7 @@ class TopicKind(StrEnum):
     FIX = "fix"
     DETECTION = "detection"
     ANOMALY = "anomaly"
+    FRAME = "frame"
 
 
 class TopicError(ValueError):

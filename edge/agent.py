@@ -10,8 +10,9 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from cedetect import protocols
-from cedetect.config import EdgeSettings, MqttSettings
+from cedetect.config import CameraSettings, EdgeSettings, MqttSettings
 from cedetect.topics import TopicKind, topic
+from edge.camera import CameraInput
 from edge.filters import FilterSettings, PositionFilter
 from edge.http_input import HttpInput
 from edge.mqtt_input import MqttFixInput
@@ -31,7 +32,7 @@ class Input(Protocol):
 
 
 class EdgeAgent:
-    def __init__(self, edge: EdgeSettings, mqtt: MqttSettings) -> None:
+    def __init__(self, edge: EdgeSettings, mqtt: MqttSettings, camera: CameraSettings | None = None) -> None:
         self.settings = edge
         self.outbox = Outbox(edge.outbox_path)
         self.publisher = OutboxPublisher(
@@ -74,6 +75,11 @@ class EdgeAgent:
                 self.pipeline, mqtt, site=edge.site, agent_id=edge.agent_id, commit=self.flush
             )
             self.inputs.append(self.mqtt_input)
+        #: Plate and container-code reading from camera frames (``CEDETECT_CAMERA_ENABLED``).
+        self.camera: CameraInput | None = None
+        if camera is not None and camera.enabled:
+            self.camera = CameraInput(camera, mqtt, site=edge.site, agent_id=edge.agent_id, publish=self.publish)
+            self.inputs.append(self.camera)
         self._buffer: list[tuple[str, bytes, int, bool]] = []
         self._flush_scheduled = False
         self.started = asyncio.Event()
@@ -106,6 +112,9 @@ class EdgeAgent:
             if self.mqtt_input is not None:
                 await self.mqtt_input.start()
                 started.append(self.mqtt_input)
+            if self.camera is not None:
+                await self.camera.start()
+                started.append(self.camera)
             self.started.set()
             stats_task = asyncio.create_task(self._log_stats(), name="edge-stats")
             await stop.wait()
@@ -139,15 +148,19 @@ class EdgeAgent:
                 ", ".join(f"{k}={v}" for k, v in sorted(counters.items()) if k != "positions") or "no rejects",
             )
             previous = positions
+            if self.camera is not None:
+                log.info("camera: %s", ", ".join(f"{k}={v}" for k, v in sorted(self.camera.snapshot().items())))
 
 
-def run_agent(edge: EdgeSettings, mqtt: MqttSettings) -> int:
+def run_agent(edge: EdgeSettings, mqtt: MqttSettings, camera: CameraSettings | None = None) -> int:
+    camera = camera if camera is not None else CameraSettings()
+
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await EdgeAgent(edge, mqtt).run(stop)
+        await EdgeAgent(edge, mqtt, camera).run(stop)
 
     asyncio.run(main())
     return 0

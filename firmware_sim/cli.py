@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from cedetect import protocols
 from cedetect.config import MqttSettings
 from cedetect.protocols.base import ProtocolSpec, Transport
+from firmware_sim import camera
 from firmware_sim.device import DEFAULT_SITE, TRANSPORTS, Device
 from firmware_sim.faults import Faults
 from firmware_sim.fleet import FleetTruck, build_fleet
@@ -114,6 +115,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--heartbeat-every", type=int, default=10, help="location frames per heartbeat")
     parser.add_argument("--log-every-s", type=_positive, default=5.0, help="progress log period")
     parser.set_defaults(func=run_sim)
+    modes = parser.add_subparsers(dest="sim_mode", metavar="MODE", help="camera: a camera feed instead of trucks")
+    camera.register(modes)
 
 
 def _simulated_protocols() -> list[str]:

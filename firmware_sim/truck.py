@@ -59,6 +59,9 @@ class TruckParams:
     max_driving_s: float = 4.5 * 3600.0
     rest_break_s: float = 45.0 * 60.0
     turnaround_s: float = 3600.0
+    #: A smuggler's route stops this long at the centre of its restricted zone (a meeting, ignition on): the
+    #: demo's unscheduled stop.  0: drive through.
+    meeting_stop_s: float = 50.0 * 60.0
     loop: bool = True
     satellites_min: int = 6
     satellites_max: int = 12
@@ -296,6 +299,12 @@ class TruckModel:
         self.start_offset_m = start_offset_m
         self._towns_forward = route.town_distances_m()
         self._towns_backward = tuple(sorted(length - d for d in self._towns_forward))
+        self._meet_forward = tuple(
+            d
+            for d, name in zip(self._forward.cumulative_m, route.vertex_names, strict=True)
+            if route.restricted_zone is not None and name == route.restricted_zone
+        )
+        self._meet_backward = tuple(sorted(length - d for d in self._meet_forward))
 
     def polyline(self, trip: int) -> Polyline:
         return self._forward if trip % 2 == 0 else self._backward
@@ -313,8 +322,17 @@ class TruckModel:
             line = self.polyline(trip)
             towns = self._towns_forward if trip % 2 == 0 else self._towns_backward
             plan = plan_trip(line.length_m, towns, start_m, params, self.profile, rng)
+            meets = self._meet_forward if trip % 2 == 0 else self._meet_backward
+            stops = sorted(
+                [*plan.stops]
+                + [
+                    (d, params.meeting_stop_s)
+                    for d in meets
+                    if params.meeting_stop_s > 0.0 and start_m + STOP_MARGIN_M < d < line.length_m - STOP_MARGIN_M
+                ]
+            )
             s_a = start_m
-            for s_b, stop_s in [*plan.stops, (line.length_m, 0.0)]:
+            for s_b, stop_s in [*stops, (line.length_m, 0.0)]:
                 while s_b > s_a:
                     moves = plan_segments(_chunk_segments(plan, s_a, s_b), params.accel_mps2, params.decel_mps2)
                     chunk_s = _moves_time(moves)

@@ -8,8 +8,9 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from cedetect.models import DeadLetter, DeviceStatus, Position
+from cedetect.models import DeadLetter, Detection, DeviceStatus, Position
 from cedetect.topics import TopicError, TopicKind, parse
+from ingest.detections import DetectionError, StoredDetection, check_detection
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,7 @@ class SitePosition:
     position: Position
 
 
-Parsed = SitePosition | DeviceStatus | Quarantined
+Parsed = SitePosition | DeviceStatus | Quarantined | StoredDetection
 
 
 def _reason_for(error: ValidationError) -> str:
@@ -111,6 +112,11 @@ def parse_message(message: Incoming, source: str) -> Parsed:
                     detail=letter.detail,
                     raw=letter.raw,
                 )
+            case TopicKind.DETECTION:
+                try:
+                    return check_detection(Detection.model_validate_json(message.payload), topic)
+                except DetectionError as exc:
+                    return quarantine(message, source, exc.reason, exc.detail, topic.site, topic.device_id)
             case _:
                 return quarantine(message, source, "unexpected_kind", topic.kind.value, topic.site, topic.device_id)
     except ValidationError as exc:

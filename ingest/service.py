@@ -26,13 +26,15 @@ from cedetect.storage import connect_with_retry, ensure_partitions, migrate
 from cedetect.topics import TopicKind, subscription, topic
 from geofence.demo_zones import default_zones
 from geofence.zones import Zone, load_zones
+from ingest.anomalies import AnomalyStage, AnomalyWorker, Stored, new_fixes
+from ingest.detections import StoredDetection, write_detections
 from ingest.parse import Incoming, Parsed, parse_message, quarantine
 from ingest.rules import RestrictedZoneRule
 from ingest.store import BatchResult, prepare, write_batch
 
 log = logging.getLogger(__name__)
 
-CONSUMED_KINDS = (TopicKind.POSITION, TopicKind.STATUS, TopicKind.DEADLETTER)
+CONSUMED_KINDS = (TopicKind.POSITION, TopicKind.STATUS, TopicKind.DEADLETTER, TopicKind.DETECTION)
 LINGER_S = 0.005
 
 
@@ -50,6 +52,9 @@ class IngestService:
         if zones is None:
             zones = load_zones(ingest.zones_path) if ingest.zones_path else default_zones()
         self.rule = RestrictedZoneRule(zones)
+        self.anomalies = AnomalyStage.from_settings(ingest, zones) if ingest.anomaly_scoring else None
+        self.anomaly_worker: AnomalyWorker | None = None
+        self._worker_stop = threading.Event()
         self.source = f"ingest:{ingest.client_id}"
         self.subscriptions = [(subscription(kind, ingest.site), 1) for kind in CONSUMED_KINDS]
         self.inbox: queue.Queue[Incoming] = queue.Queue()
@@ -98,7 +103,15 @@ class IngestService:
         while True:
             conn = self._connection(stop)
             try:
-                return write_batch(conn, items, self.rule)
+                detections = [i for i in items if isinstance(i, StoredDetection)]
+                if not detections:
+                    return write_batch(conn, items, self.rule)
+                with conn.transaction():  # write_batch's own transaction becomes a savepoint of this one
+                    batch_result = write_batch(conn, items, self.rule)
+                    written = write_detections(conn, detections)
+                self.totals["detections_new"] += written.new
+                self.totals["detections_duplicate"] += written.duplicate
+                return batch_result
             except psycopg.OperationalError as exc:
                 log.warning("database write failed (%s); reconnecting and retrying the batch", exc)
                 conn.close()
@@ -120,6 +133,7 @@ class IngestService:
                     result.quarantined += part.quarantined
                     result.statuses += part.statuses
                     result.alerts.extend(part.alerts)
+                    result.stored.extend(part.stored)
                     result.reasons.update(part.reasons)
                 return result
 
@@ -162,12 +176,35 @@ class IngestService:
         self.totals["positions_duplicate"] += result.positions_duplicate
         self.totals["quarantined"] += result.quarantined
         self.totals["alerts"] += len(result.alerts)
+        if self.anomaly_worker is not None:
+            self.anomaly_worker.submit(new_fixes(parsed, result.stored))
         for reason, n in result.reasons.items():
             self.totals[f"rejected_{reason}"] += n
         return result
 
+    # --- anomalies (after the positions commit, in their own thread; see ingest/anomalies.py) ------------
+    def _publish_anomalies(self, stored: Stored) -> None:
+        assert self.anomalies is not None
+        self.totals["anomalies"] += len(stored.anomalies)
+        self.totals["anomaly_alerts"] += len(stored.alerts)
+        for anomaly in stored.anomalies:
+            site = self.anomalies.sites.get(anomaly.device_ids[0], "central")
+            for device_id in anomaly.device_ids:
+                self._client.publish(topic(site, device_id, TopicKind.ANOMALY), anomaly.model_dump_json(), qos=1)
+        for alert in stored.alerts:
+            site = str(alert.details.get("site") or "central")
+            for device_id in alert.device_ids:
+                self._client.publish(topic(site, device_id, TopicKind.ALERT), alert.model_dump_json(), qos=1)
+
     def run(self, stop: threading.Event) -> None:
         self._connection(stop)
+        self._worker_stop.clear()
+        if self.anomalies is not None:
+            self.anomaly_worker = AnomalyWorker(
+                self.anomalies, self.database.url.get_secret_value(), self.database.connect_timeout_s,
+                self._publish_anomalies,
+            )  # fmt: skip
+            self.anomaly_worker.start(self._worker_stop)
         self._client.connect_async(self.mqtt_settings.host, self.mqtt_settings.port, self.mqtt_settings.keepalive_s)
         self._client.loop_start()
         last_stats = time.monotonic()
@@ -189,6 +226,9 @@ class IngestService:
                         ensure_partitions(conn, months_ahead=self.database.partition_months_ahead)
                     last_partitions = datetime.now(UTC)
         finally:
+            self._worker_stop.set()
+            if self.anomaly_worker is not None:
+                self.anomaly_worker.join(30)
             self._client.disconnect()
             self._client.loop_stop()
             if self._conn is not None:

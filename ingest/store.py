@@ -30,6 +30,8 @@ class BatchResult:
     statuses: int = 0
     alerts: list[Alert] = field(default_factory=list)
     reasons: Counter[str] = field(default_factory=Counter)
+    #: The fixes this batch stored (new rows only), for what runs after the commit (anomaly scoring).
+    stored: list[StoredFix] = field(default_factory=list)
 
 
 def prepare(conn: psycopg.Connection) -> None:
@@ -77,6 +79,7 @@ def write_batch(conn: psycopg.Connection, items: Sequence[Parsed], rule: Restric
                 )
                 fixes = [StoredFix(r[0], r[1], r[2], r[3], r[4], r[5], tuple(r[6]), r[7]) for r in cur.fetchall()]
         result.positions_new = len(fixes)
+        result.stored = fixes
         result.positions_duplicate = len(positions) - len(fixes)
         for q in quarantined:
             cur2 = conn.execute(

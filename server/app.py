@@ -26,6 +26,7 @@ from cedetect.storage import connect_with_retry, migrate
 from server.db import Connection
 from server.deps import ServerState
 from server.errors import install_error_handlers
+from server.fusion_worker import FusionWorker
 from server.geo import load_geo_layers
 from server.hub import AlertHub
 from server.listener import AlertListener
@@ -92,14 +93,19 @@ def create_app(
         hub = AlertHub(queue_size=live_queue_size)
         listener = AlertListener(url, hub)
         listener_task = asyncio.create_task(listener.run(), name="cedetect-alert-listener")
+        app.state.fusion_worker = fusion = FusionWorker(url)
+        fusion_task = asyncio.create_task(fusion.run(), name="cedetect-fusion-worker")
         app.state.cedetect = ServerState(pool=pool, hub=hub, listener=listener, pool_timeout_s=pool_timeout_s)
         try:
             yield
         finally:
             hub.close()
             listener_task.cancel()
+            fusion_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener_task
+            with contextlib.suppress(asyncio.CancelledError):
+                await fusion_task
             await pool.close()
             log.info("server stopped")
 

@@ -18,6 +18,14 @@ An anomaly is emitted when it is complete: a jump or a gap at the fix that shows
 loitering, a deviation or a frozen run when it ends (or at :meth:`LiveScorer.flush`), a rendezvous
 when the pair separates.  A fix older than the device's last one is refused with the reason
 ``out_of_order`` (counted in ``refused``); the detectors need time order.
+
+Spoofing evidence: a fix with ``track_point=False`` (the edge flagged it ``implausible_jump``, so it must
+not move the track) is checked only for a ``gps_jump`` from the device's last track point; no other
+detector sees it and the device's state does not change.  Batch, which takes every row as a track point,
+finds the same anomaly (same id) for that step; it also reports the step back from the spoofed fix to the
+next real one, which live does not see as a step.  Several spoofed fixes after the same track point give
+the same anomaly id (start at that track point, same subtype): one stored anomaly, one alert.  A
+``track_point=False`` fix of a device with no track point yet is refused (``no_track_point_before``).
 """
 
 from __future__ import annotations
@@ -158,7 +166,15 @@ class DeviceScorer:
         out: list[Anomaly] = []
         lo3 = max(0, i - 2)
         sl = slice(lo3, i + 1)
-        current = buf.evidence(i)
+        zones_on = self.ctx.zones is not None and len(self.ctx.zones) > 0
+        current: EvidenceFix | None = None  # built when needed: most fixes raise nothing
+
+        def now() -> EvidenceFix:
+            nonlocal current
+            if current is None:
+                current = buf.evidence(i)
+            return current
+
         if i >= 1:
             codes, values = _jump_codes(
                 buf.t[sl], buf.lat[sl], buf.lon[sl], buf.speed[sl], s.max_speed_kmh, s.jump_min_m, s.teleport_m,
@@ -166,12 +182,12 @@ class DeviceScorer:
             )  # fmt: skip
             code = int(codes[-1])
             if code and code != JUMP_FROZEN:
-                out.append(jump_anomaly(JUMP_NAMES[code], float(values[-1]), buf.evidence(i - 1), current, s))
+                out.append(jump_anomaly(JUMP_NAMES[code], float(values[-1]), buf.evidence(i - 1), now(), s))
             if code == JUMP_FROZEN:
                 if self.frozen is None:
-                    self.frozen = (buf.evidence(i - 1), current, 2)
+                    self.frozen = (buf.evidence(i - 1), now(), 2)
                 else:
-                    self.frozen = (self.frozen[0], current, self.frozen[2] + 1)
+                    self.frozen = (self.frozen[0], now(), self.frozen[2] + 1)
             else:
                 out.extend(self._close_frozen())
             gap = float(
@@ -184,18 +200,18 @@ class DeviceScorer:
                 off = self.corridor is not None and self.last_dist > self.corridor[1]
                 near = self.ctx.near_border(float(buf.lat[i - 1]), float(buf.lon[i - 1]))
                 distance_m = float(_path_length_m(buf.lat, buf.lon, i - 1, i))
-                out.append(gap_anomaly(buf.evidence(i - 1), current, gap, distance_m, bool(off), near, s))
+                out.append(gap_anomaly(buf.evidence(i - 1), now(), gap, distance_m, bool(off), near, s))
         if self.corridor is not None:
             dist = float(_corridor_distance_m(buf.lat[i : i + 1], buf.lon[i : i + 1], self.corridor[0])[0])
             self.last_dist = dist
             if dist > self.corridor[1]:
                 if self.deviation is None:
-                    self.deviation = (current, current, current, dist)
+                    self.deviation = (now(), now(), now(), dist)
                 else:
                     first, peak, _, peak_m = self.deviation
                     if dist > peak_m:
-                        peak, peak_m = current, dist
-                    self.deviation = (first, peak, current, peak_m)
+                        peak, peak_m = now(), dist
+                    self.deviation = (first, peak, now(), peak_m)
             else:
                 out.extend(self._close_deviation())
         s_first, s_last = self.stops.step(buf, i)
@@ -204,12 +220,45 @@ class DeviceScorer:
         l_first, l_last = self.loiters.step(buf, i)
         if l_first >= 0:
             out.extend(self._loiter(l_first, l_last))
-        if self.ctx.zones is not None and len(self.ctx.zones):
-            events, self.zone_set = zone_step(self.ctx.zones, self.previous, self.zone_set, current)
+        if zones_on:
+            assert self.ctx.zones is not None
+            events, self.zone_set = zone_step(self.ctx.zones, self.previous, self.zone_set, now())
             out.extend(events)
-        self.previous = current
+            self.previous = now()
         self._compact()
         return out
+
+    def jump_into(self, fix: Fix) -> list[Anomaly]:
+        """A ``gps_jump`` from the last track point to ``fix``, which is not a track point; the state is unchanged.
+
+        The jump kernel runs on the last two track points and ``fix``, as it would if ``fix`` were the next
+        track point, so the anomaly (and its id) is the one batch finds for that step.  A frozen-coordinates
+        code needs a run of track points and is not reported here.
+        """
+        s = self.ctx.settings
+        buf = self.buf
+        n = buf.n
+        if n == 0:
+            return []
+        lo = max(0, n - 2)
+        speed = np.nan if fix.speed_kmh is None else float(fix.speed_kmh)
+        t = np.append(buf.t[lo:n], to_epoch_s(fix.time_utc))
+        codes, values = _jump_codes(
+            t, np.append(buf.lat[lo:n], fix.lat), np.append(buf.lon[lo:n], fix.lon),
+            np.append(buf.speed[lo:n], speed), s.max_speed_kmh, s.jump_min_m, s.teleport_m, s.max_accel_ms2,
+            s.accel_min_dt_s, s.moving_speed_kmh,
+        )  # fmt: skip
+        code = int(codes[-1])
+        if not code or code == JUMP_FROZEN:
+            return []
+        target = EvidenceFix(
+            device_id=fix.device_id,
+            time_utc=datetime.fromtimestamp(float(t[-1]), UTC),
+            latitude=fix.lat,
+            longitude=fix.lon,
+            speed_kmh=None if np.isnan(speed) else speed,
+        )
+        return [jump_anomaly(JUMP_NAMES[code], float(values[-1]), buf.evidence(n - 1), target, s)]
 
     def flush(self) -> list[Anomaly]:
         out = self._close_frozen() + self._close_deviation()
@@ -283,6 +332,12 @@ class LiveScorer:
         if not (-90.0 <= fix.lat <= 90.0 and -180.0 <= fix.lon <= 180.0):
             self.refused["coordinates_out_of_range"] += 1
             return []
+        if not fix.track_point:
+            known = self.devices.get(fix.device_id)
+            if known is None:
+                self.refused["no_track_point_before"] += 1
+                return []
+            return known.jump_into(fix)
         self.last_time[fix.device_id] = t
         device = self.devices.get(fix.device_id)
         if device is None:

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
+import numpy.typing as npt
 
 from cedetect.models import Anomaly, AnomalyKind, EvidenceFix
 from tracking.anomalies import Context, make_anomaly
-from tracking.kernels import _close_pairs
+from tracking.kernels import _close_pairs, _slow_devices
 from tracking.track import Fix, to_epoch_s
 
 
@@ -37,14 +38,32 @@ class _Run:
 
 
 class RendezvousScorer:
+    """The fleet's rendezvous state.  Per fix, :meth:`update` only notes the fix; closing a bucket is vectorised.
+
+    Devices get a dense index on first sight; their previous bucket positions live in arrays, and the
+    implied speeds of a whole bucket are computed in one kernel call (:func:`_slow_devices`).  Python
+    work per bucket is proportional to the pairs found and the open runs, not to the fleet.
+    """
+
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.s = ctx.settings
         self.bucket: int | None = None
-        self.current: dict[str, tuple[float, Fix]] = {}
-        self.previous_pos: dict[str, tuple[float, float, float]] = {}  # device -> (t_s, lat, lon)
-        self.runs: dict[tuple[str, str], _Run] = {}
         self.late_fixes = 0
+        self.runs: dict[tuple[str, str], _Run] = {}
+        # Devices: dense indices, previous bucket positions (NaN time: none yet), rank in device-id order.
+        self.index: dict[str, int] = {}
+        self.ids: list[str] = []
+        self._prev = np.full((3, 1024), np.nan)  # rows: t_s, lat, lon
+        self._rank = np.zeros(0, dtype=np.int64)
+        # The current bucket: each device's latest fix, as parallel lists (slot per device in ``_slot``).
+        self._slot: dict[str, int] = {}
+        self._k: list[int] = []
+        self._t: list[float] = []
+        self._lat: list[float] = []
+        self._lon: list[float] = []
+        self._speed: list[float] = []
+        self._fix: list[Fix] = []
 
     def update(self, fix: Fix) -> list[Anomaly]:
         t = to_epoch_s(fix.time_utc)
@@ -58,9 +77,22 @@ class RendezvousScorer:
         elif bucket > self.bucket:
             out.extend(self._close_bucket())
             self.bucket = bucket
-        held = self.current.get(fix.device_id)
-        if held is None or t >= held[0]:
-            self.current[fix.device_id] = (t, fix)
+        speed = math.nan if fix.speed_kmh is None else float(fix.speed_kmh)
+        slot = self._slot.get(fix.device_id)
+        if slot is None:
+            k = self.index.get(fix.device_id)
+            if k is None:
+                k = self._add_device(fix.device_id)
+            self._slot[fix.device_id] = len(self._k)
+            self._k.append(k)
+            self._t.append(t)
+            self._lat.append(fix.lat)
+            self._lon.append(fix.lon)
+            self._speed.append(speed)
+            self._fix.append(fix)
+        elif t >= self._t[slot]:
+            self._t[slot], self._lat[slot], self._lon[slot], self._speed[slot] = t, fix.lat, fix.lon, speed
+            self._fix[slot] = fix
         return out
 
     def flush(self) -> list[Anomaly]:
@@ -72,36 +104,48 @@ class RendezvousScorer:
         self.runs.clear()
         return out
 
+    def _add_device(self, device_id: str) -> int:
+        k = len(self.ids)
+        self.index[device_id] = k
+        self.ids.append(device_id)
+        if k == self._prev.shape[1]:
+            grown = np.full((3, 2 * k), np.nan)
+            grown[:, :k] = self._prev
+            self._prev = grown
+        return k
+
+    def _ranks(self) -> npt.NDArray[np.int64]:
+        """Each device's rank in device-id order (recomputed only after new devices appeared)."""
+        n = len(self.ids)
+        if self._rank.shape[0] != n:
+            rank = np.empty(n, dtype=np.int64)
+            rank[sorted(range(n), key=self.ids.__getitem__)] = np.arange(n)
+            self._rank = rank
+        return self._rank
+
     def _close_bucket(self) -> list[Anomaly]:
         assert self.bucket is not None
         s = self.s
-        devices: list[str] = []
-        lats: list[float] = []
-        lons: list[float] = []
-        fixes: list[Fix] = []
-        for device_id in sorted(self.current):
-            t, fix = self.current[device_id]
-            prev = self.previous_pos.get(device_id)
-            speed = fix.speed_kmh
-            if prev is not None and t > prev[0] and t - prev[0] <= s.rendezvous_max_gap_s + s.rendezvous_bucket_s:
-                from tracking._geo import haversine_m
-
-                speed = haversine_m(prev[1], prev[2], fix.lat, fix.lon) / (t - prev[0]) * 3.6
-            self.previous_pos[device_id] = (t, fix.lat, fix.lon)
-            if speed is None or speed > s.rendezvous_max_speed_kmh:
-                continue
-            if self.ctx.in_approved_zone(fix.lat, fix.lon):
-                continue
-            devices.append(device_id)
-            lats.append(fix.lat)
-            lons.append(fix.lon)
-            fixes.append(fix)
-        self.current = {}
+        k = np.array(self._k, dtype=np.int64)
+        lat = np.array(self._lat)
+        lon = np.array(self._lon)
+        fixes = self._fix
+        slow = _slow_devices(
+            k, np.array(self._t), lat, lon, np.array(self._speed), self._prev,
+            s.rendezvous_max_gap_s + s.rendezvous_bucket_s, s.rendezvous_max_speed_kmh,
+        )  # fmt: skip
+        self._slot = {}
+        self._k, self._t, self._lat, self._lon, self._speed, self._fix = [], [], [], [], [], []
+        cand = np.flatnonzero(slow)
+        if self.ctx.zones is not None and cand.shape[0]:
+            keep = [not self.ctx.in_approved_zone(float(lat[j]), float(lon[j])) for j in cand.tolist()]
+            cand = cand[np.array(keep, dtype=bool)]
         out: list[Anomaly] = []
-        if len(devices) >= 2:
-            pa, pb, pd = _close_pairs(np.array(lats), np.array(lons), s.rendezvous_distance_m)
-            for a, b, d in zip(pa.tolist(), pb.tolist(), pd.tolist(), strict=True):
-                pair = (devices[a], devices[b])
+        if cand.shape[0] >= 2:
+            cand = cand[np.argsort(self._ranks()[k[cand]], kind="stable")]  # device-id order
+            pa, pb, pd = _close_pairs(lat[cand], lon[cand], s.rendezvous_distance_m)
+            for a, b, d in zip(cand[pa].tolist(), cand[pb].tolist(), pd.tolist(), strict=True):
+                pair = (fixes[a].device_id, fixes[b].device_id)
                 ev = (_evidence(fixes[a]), _evidence(fixes[b]))
                 run = self.runs.get(pair)
                 if (

@@ -35,7 +35,12 @@ class TrackError(ValueError):
 
 @dataclass(frozen=True)
 class Fix:
-    """One fix as the detectors see it.  ``speed_kmh``/``ignition`` are ``None`` when the device gave none."""
+    """One fix as the detectors see it.  ``speed_kmh``/``ignition`` are ``None`` when the device gave none.
+
+    ``track_point`` is False for a fix the edge flagged ``implausible_jump``: it does not move the track,
+    and the live scorer only checks the jump into it from the device's last track point
+    (:meth:`tracking.live.LiveScorer.update`).
+    """
 
     device_id: str
     time_utc: datetime
@@ -43,6 +48,7 @@ class Fix:
     lon: float
     speed_kmh: float | None = None
     ignition: bool | None = None
+    track_point: bool = True
 
     @classmethod
     def from_position(cls, position: Position) -> Fix:

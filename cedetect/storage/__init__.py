@@ -19,6 +19,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from cedetect.models import Alert
+from cedetect.storage.m0004_risk import migration_4
 
 log = logging.getLogger(__name__)
 
@@ -289,6 +290,7 @@ MIGRATIONS: Sequence[tuple[int, str, Callable[[psycopg.Connection], None]]] = (
     (1, "positions, alerts, quarantine, device status, zone state", _migration_1),
     (2, "detections and evidence blobs", _migration_2),
     (3, "anomalies", _migration_3),
+    (4, "declarations, risk profiles, scores, outcomes, fusion state", migration_4),
 )
 
 

@@ -4,13 +4,37 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from server.routers import alerts, devices, geo, health, live, positions
+from server.routers import (
+    alerts,
+    anomalies,
+    declarations,
+    detections,
+    devices,
+    geo,
+    health,
+    live,
+    outcomes,
+    positions,
+    profiles,
+)
 
 API_PREFIX = "/api/v1"
 
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for module in (health, positions, devices, alerts, live, geo):
+    for module in (
+        health,
+        positions,
+        devices,
+        alerts,
+        live,
+        geo,
+        detections,
+        declarations,
+        profiles,
+        outcomes,
+        anomalies,
+    ):
         router.include_router(module.router)
     return router

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from shapely.geometry import MultiPoint, Point
 
@@ -145,3 +146,52 @@ def close_pairs(lat: Seq, lon: Seq, distance_m: float) -> set[tuple[int, int]]:
         for b in range(a + 1, len(lat))
         if hav(lat[a], lon[a], lat[b], lon[b]) <= distance_m
     }
+
+
+def rendezvous(
+    fixes: list[tuple[str, float, float, float, float | None]], bucket_s: float, distance_m: float,
+    min_duration_s: float, max_gap_s: float, max_speed_kmh: float,
+) -> set[tuple[tuple[str, str], int, int, float]]:  # fmt: skip
+    """The rendezvous definition (``tracking.rendezvous``, no zones) over ``(device, t_s, lat, lon, speed)`` in time
+    order: ``{(pair, first bucket, last bucket, closest metres)}``, comparing all pairs."""
+    by_bucket: dict[int, dict[str, tuple[float, float, float, float | None]]] = {}
+    for device, t, lat, lon, speed in fixes:
+        held = by_bucket.setdefault(math.floor(t / bucket_s), {})
+        if device not in held or t >= held[device][0]:
+            held[device] = (t, lat, lon, speed)
+    previous: dict[str, tuple[float, float, float]] = {}
+    runs: dict[tuple[str, str], list[Any]] = {}  # pair -> [first, last, closest]
+    out: set[tuple[tuple[str, str], int, int, float]] = set()
+
+    def finish(pair: tuple[str, str], run: list[Any]) -> None:
+        if (run[1] - run[0]) * bucket_s >= min_duration_s:
+            out.add((pair, run[0], run[1], run[2]))
+
+    for bucket in sorted(by_bucket):
+        slow = []
+        for device, (t, lat, lon, speed) in sorted(by_bucket[bucket].items()):
+            prev = previous.get(device)
+            if prev is not None and t > prev[0] and t - prev[0] <= max_gap_s + bucket_s:
+                speed = hav(prev[1], prev[2], lat, lon) / (t - prev[0]) * 3.6
+            previous[device] = (t, lat, lon)
+            if speed is not None and speed <= max_speed_kmh:
+                slow.append((device, lat, lon))
+        for a in range(len(slow)):
+            for b in range(a + 1, len(slow)):
+                d = hav(slow[a][1], slow[a][2], slow[b][1], slow[b][2])
+                if d > distance_m:
+                    continue
+                pair = (slow[a][0], slow[b][0])
+                run = runs.get(pair)
+                if run is not None and (bucket - run[1]) * bucket_s <= max_gap_s:
+                    run[1], run[2] = bucket, min(run[2], d)
+                    continue
+                if run is not None:
+                    finish(pair, run)
+                runs[pair] = [bucket, bucket, d]
+        for pair in list(runs):
+            if (bucket - runs[pair][1]) * bucket_s > max_gap_s:
+                finish(pair, runs.pop(pair))
+    for pair, run in runs.items():
+        finish(pair, run)
+    return out

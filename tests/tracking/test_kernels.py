@@ -20,6 +20,7 @@ from tracking.kernels import (
     _corridor_distance_m,
     _gap_seconds,
     _jump_codes,
+    _jump_codes_direct,
     _stop_ranges,
 )
 from tracking.track import TrackError, make_track
@@ -121,6 +122,61 @@ def test_jump_kernel_matches_oracle(track: tuple[np.ndarray, ...]) -> None:
     assert codes.tolist() == expected
 
 
+JUMP_ARGS = (160.0, 500.0, 20_000.0, 2.0, 5.0, 5.0)
+
+
+@st.composite
+def threshold_track(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Steps that land within a few 1e-13 of every threshold of the jump kernel, to test the fast kernel's bounds."""
+    max_kmh, jump_min_m, teleport_m, max_acc, _, _ = JUMP_ARGS
+    n = draw(st.integers(2, 30))
+    lat = [draw(st.floats(-89.9, 89.9))]
+    lon = [draw(st.floats(-179, 179))]
+    t = [0.0]
+    prev_v = 0.0
+    prev_dt = 0.0
+    for _ in range(n - 1):
+        dt = draw(st.sampled_from([0.0, 1.0, 5.0, 10.0, 30.0, 60.0]))
+        eps = draw(st.integers(-4, 4)) * 1e-13
+        kind = draw(st.sampled_from(["same", "tiny", "jump", "teleport", "speed", "accel", "normal"]))
+        if kind == "same":
+            d = 0.0
+        elif kind == "tiny":
+            d = 1e-9
+        elif kind == "jump":
+            d = jump_min_m * (1 + eps)
+        elif kind == "teleport":
+            d = teleport_m * (1 + eps)
+        elif kind == "speed":
+            d = max_kmh / 3.6 * dt * (1 + eps)
+        elif kind == "accel":
+            d = max(0.0, prev_v + draw(st.sampled_from([-1.0, 1.0])) * max_acc * 0.5 * (dt + prev_dt)) * dt * (1 + eps)
+        else:
+            d = 20.0 * dt
+        bearing = draw(st.floats(0, 2 * math.pi))
+        dlat = d * math.cos(bearing) / naive.R * 180 / math.pi
+        dlon = d * math.sin(bearing) / (naive.R * math.cos(math.radians(lat[-1]))) * 180 / math.pi
+        lat.append(min(90.0, max(-90.0, lat[-1] + dlat)))
+        lon.append((lon[-1] + dlon + 180.0) % 360.0 - 180.0)
+        t.append(t[-1] + dt)
+        prev_v = d / dt if dt > 0 else 0.0
+        prev_dt = dt
+    speeds = draw(st.lists(st.sampled_from([NAN, 0.0, 5.0, 60.0, 200.0]), min_size=n, max_size=n))
+    return np.array(t), np.array(lat), np.array(lon), np.array(speeds)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(threshold_track(), random_track()))
+def test_fast_jump_kernel_is_bit_identical_to_direct(track: tuple[np.ndarray, ...]) -> None:
+    t, lat, lon, sp = track
+    codes, values = _jump_codes(t, lat, lon, sp, *JUMP_ARGS)
+    codes_d, values_d = _jump_codes_direct(t, lat, lon, sp, *JUMP_ARGS)
+    assert codes.tolist() == codes_d.tolist()
+    assert values.tobytes() == values_d.tobytes()
+    expected = naive.jump_codes(t.tolist(), lat.tolist(), lon.tolist(), sp.tolist(), *JUMP_ARGS)
+    assert codes.tolist() == expected
+
+
 @PROPS
 @given(random_track(), st.lists(st.sampled_from([-1, 0, 1]), min_size=40, max_size=40))
 def test_gap_kernel_matches_oracle(track: tuple[np.ndarray, ...], ign: list[int]) -> None:
@@ -154,6 +210,7 @@ def test_close_pairs_match_all_pairs(points: list[tuple[float, float]], distance
     a, b, _ = _close_pairs(lat, lon, distance_m)
     assert set(zip(a.tolist(), b.tolist(), strict=True)) == naive.close_pairs(lat.tolist(), lon.tolist(), distance_m)
     assert len(a) == len(set(zip(a.tolist(), b.tolist(), strict=True)))
+    assert list(zip(a.tolist(), b.tolist(), strict=True)) == sorted(zip(a.tolist(), b.tolist(), strict=True))
 
 
 def test_corridor_distance_matches_plain_python() -> None:

@@ -6,14 +6,19 @@ import csv
 import math
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from cedetect.config import AnomalySettings
 from cedetect.models import Anomaly, AnomalyKind
 from geofence.corridors import corridors_from_geojson
 from geofence.zones import ZoneIndex, zones_from_geojson
+from tests.tracking import naive
 from tests.tracking.scenario import at, fix
 from tracking.anomalies import Context
 from tracking.batch import fixes_in_time_order, score_tracks
 from tracking.live import LiveScorer
+from tracking.rendezvous import RendezvousScorer
 from tracking.track import Fix, track_from_fixes
 
 
@@ -170,3 +175,79 @@ def test_live_equals_batch_on_real_trajectories(shared_data: Path) -> None:
     live = run_live([f for f in fixes_in_time_order(tracks)], ctx)
     assert key(live) == key(batch)
     assert not math.isnan(sum(a.score for a in batch))
+
+
+def test_a_fix_off_the_track_raises_the_batch_jump_and_leaves_the_live_state_alone() -> None:
+    """A spoofed fix the edge kept off the track (``track_point=False``): live reports the jump into it with the
+    id batch gives that step, and every other anomaly is what live finds without the spoofed fixes."""
+    from dataclasses import replace
+
+    ctx = Context(AnomalySettings(), tuple(corridors_from_geojson(corridor_east())), zones())
+    # The drive and the stop (closed by flush), and the parked pair.  At minutes 21 and 22 (inside the stop)
+    # the truck reports 80 km north of where it is, and the edge keeps those fixes off the track.
+    drive = truck_a()[:70]
+    real = drive[:21] + drive[23:] + pair_meeting()
+    spoofed = [replace(fix("truck-a", t, 20_000, 80_000, 60), track_point=False) for t in (21 * 60, 22 * 60)]
+    live = run_live(real + spoofed, ctx)
+    jumps = [a for a in live if a.kind is AnomalyKind.GPS_JUMP]
+    assert [(a.details["subtype"], a.evidence[-1].time_utc) for a in jumps] == [
+        ("teleport", spoofed[0].time_utc),
+        ("teleport", spoofed[1].time_utc),
+    ]
+    assert jumps[0].anomaly_id == jumps[1].anomaly_id  # same track point before: one stored anomaly, one alert
+    assert jumps[0].evidence[0].time_utc == drive[20].time_utc  # the last track point before the spoofing
+    # Batch takes every row as a track point: the step into the first spoofed fix is the same anomaly.
+    as_rows = sorted((replace(f, track_point=True) for f in real + spoofed), key=lambda f: f.time_utc)
+    batch_jumps = [a for a in run_batch(as_rows, ctx) if a.kind is AnomalyKind.GPS_JUMP]
+    assert jumps[0] in batch_jumps
+    # The rest is untouched: the same as live (= batch) without the spoofed fixes.
+    others = [a for a in live if a.kind is not AnomalyKind.GPS_JUMP]
+    assert key(others) == key(run_live(real, ctx)) == key(run_batch(real, ctx))
+    assert any(a.kind is AnomalyKind.UNSCHEDULED_STOP and a.device_ids == ("truck-a",) for a in others)
+
+
+def test_a_fix_off_the_track_before_any_track_point_is_refused() -> None:
+    from dataclasses import replace
+
+    scorer = LiveScorer(AnomalySettings())
+    assert scorer.update(replace(fix("truck-z", 0, 0, 0, 60), track_point=False)) == []
+    assert scorer.refused["no_track_point_before"] == 1
+    assert scorer.devices == {}
+
+
+def small_fleet(seed: int) -> list[Fix]:
+    """2-6 trucks over 40 one-minute buckets, parked within 150 m of each other with GPS noise, now and then
+    away; missed reports, two fixes in a bucket, with and without a reported speed."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(int(rng.integers(2, 7))):
+        home_x, home_y = rng.uniform(0, 150, 2)
+        away = False
+        for minute in range(40):
+            away = away != (rng.random() < 0.1)  # now and then drives off 2 km, and back
+            x = home_x + rng.normal(0, 10) + (2000.0 if away else 0.0)
+            y = home_y + rng.normal(0, 10)
+            for second in [(), (10,), (40,), (5, 50)][int(rng.integers(0, 4))]:
+                speed = [None, 0.0, 8.0, 60.0][int(rng.integers(0, 4))]
+                out.append(fix(f"tr-{k}", minute * 60 + second + k, float(x), float(y), speed))
+    return sorted(out, key=lambda f: (f.time_utc, f.device_id))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_rendezvous_scorer_matches_the_naive_definition(seed: int) -> None:
+    fleet = small_fleet(seed)
+    s = AnomalySettings(rendezvous_min_duration_s=300.0, rendezvous_max_gap_s=120.0)
+    scorer = RendezvousScorer(Context(s))
+    found = [a for f in fleet for a in scorer.update(f)] + scorer.flush()
+    got = {
+        (a.device_ids, round(a.start_utc.timestamp() / 60), round(a.end_utc.timestamp() / 60),
+         round(a.details["min_distance_m"], 6))
+        for a in found
+    }  # fmt: skip
+    rows = [(f.device_id, f.time_utc.timestamp(), f.lat, f.lon, f.speed_kmh) for f in fleet]
+    expected = naive.rendezvous(rows, 60.0, s.rendezvous_distance_m, 300.0, 120.0, s.rendezvous_max_speed_kmh)
+    assert got == {(pair, first, last, round(d, 6)) for pair, first, last, d in expected}
+    assert len(found) == len(got)

@@ -1,0 +1,200 @@
+"""Plate and container-code reading: accuracy on photos training never saw, and speed on this machine.
+
+    python -m bench.vision_accuracy [--shared ../shared/data] [--speed-rounds 3] [--threads N] [--json OUT]
+
+Accuracy, each beside a baseline measured in the same run (rapidocr on the whole image, no detector, its
+lines checked by the same plate grammars and ISO 6346 repair):
+- plate text exact: the reader's best plate read equals the label, on the eval side of
+  ``vision.datasets.plate_split`` (seed 6346; identical plate texts never straddle the split).  Also shown
+  "exact up to O/0", because some source labels write the letter O where the plate has a zero;
+- container code exact: the best container read equals the label, on the 10 shared container photos (no
+  container photo is used in training; the detector saw only synthetic container markings);
+- detection recall at IoU 0.5: a detector box of the right class overlaps the labelled box (plates: source
+  boxes; containers: the project's hand-drawn boxes in ``vision/eval_labels``).
+Speed: frames/s and reads/s of ``Reader.read`` (detector + recogniser) over the eval photos, and the
+detector alone.  Goals: plate exact >= 95%, container exact >= 97%, >= 30 reads/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cedetect.config import VisionSettings
+from vision import grammars, iso6346
+from vision.datasets import LabelledImage, load_containers, plate_split
+from vision.reader import Reader, load_image
+
+GOALS = {"plate_exact": 0.95, "container_exact": 0.97, "reads_per_s": 30.0}
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _o0(text: str) -> str:
+    return text.replace("O", "0")
+
+
+def baseline_read(ocr: Any, image: np.ndarray, order: tuple[str, ...]) -> tuple[str | None, str | None]:
+    """rapidocr on the whole image: (best plate text, best container code) by the same grammars."""
+    result = ocr(image, use_det=True, use_cls=False, use_rec=True)
+    texts = [str(t) for t in (getattr(result, "txts", None) or ())]
+    scores = [float(s) for s in (getattr(result, "scores", None) or ())]
+    plates = []
+    for text, score in zip(texts, scores, strict=False):
+        checked = grammars.validate(text, order)
+        if checked.valid and len(checked.text) >= 5:
+            specific = 0 if checked.grammar in ("EU", "DE", "PL") else 1
+            plates.append((specific, score, checked.text))
+    plate = max(plates)[2] if plates else None
+    code = None
+    for candidate in [*texts, " ".join(texts)]:
+        found = iso6346.find_code(candidate)
+        if found is not None and found.check_digit_ok:
+            code = found.code
+            break
+    return plate, code
+
+
+def evaluate(reader: Reader, detector_only: Reader, items: list[LabelledImage], kind: str, ocr: Any) -> dict[str, Any]:
+    cls = 0 if kind == "plate" else 1
+    exact = exact_o0 = base_exact = base_o0 = recall_hits = with_box = det_exact = det_o0 = 0
+    misses = []
+    for item in items:
+        image = load_image(item.path)
+        reads = [r for r in reader.read(image) if r.kind == kind]
+        best = reads[0].text if reads else None
+        exact += best == item.text
+        exact_o0 += best is not None and _o0(best) == _o0(item.text)
+        if best != item.text:
+            misses.append({"image": item.path.name, "label": item.text, "read": best})
+        only = [r for r in detector_only.read(image) if r.kind == kind]
+        det_best = only[0].text if only else None
+        det_exact += det_best == item.text
+        det_o0 += det_best is not None and _o0(det_best) == _o0(item.text)
+        plate, code = baseline_read(ocr, image, reader.grammar_order)
+        base = plate if kind == "plate" else code
+        base_exact += base == item.text
+        base_o0 += base is not None and _o0(base) == _o0(item.text)
+        if item.box_xyxy is not None:
+            with_box += 1
+            found = reader.detector.detect(image)
+            boxes = [tuple(found.boxes[i]) for i in range(found.count) if found.classes[i] == cls]
+            recall_hits += any(iou(b, item.box_xyxy) >= 0.5 for b in boxes)
+    n = len(items)
+    return {
+        "images": n,
+        "exact": exact / n,
+        "exact_o0": exact_o0 / n,
+        "detector_only_exact": det_exact / n,
+        "detector_only_exact_o0": det_o0 / n,
+        "baseline_exact": base_exact / n,
+        "baseline_exact_o0": base_o0 / n,
+        "recall_iou50": recall_hits / with_box if with_box else None,
+        "boxes": with_box,
+        "misses": misses,
+    }
+
+
+def speed(reader: Reader, items: list[LabelledImage], rounds: int) -> dict[str, float]:
+    images = [load_image(item.path) for item in items]
+    reader.read(images[0])  # warm-up
+    reads = 0
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for image in images:
+            reads += len(reader.read(image))
+    elapsed = time.perf_counter() - started
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for image in images:
+            reader.detector.detect(image)
+    detector_s = time.perf_counter() - started
+    frames = rounds * len(images)
+    return {
+        "frames_per_s": frames / elapsed,
+        "reads_per_s": reads / elapsed,
+        "reads_per_frame": reads / frames,
+        "detector_ms": 1000 * detector_s / frames,
+        "read_ms": 1000 * elapsed / frames,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--speed-rounds", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--threads", type=int, help="ONNX Runtime threads (default: CEDETECT_VISION_THREADS)")
+    args = parser.parse_args(argv)
+
+    settings = VisionSettings() if args.threads is None else VisionSettings(threads=args.threads)
+    reader = Reader(settings)
+    detector_only = Reader(settings.model_copy(update={"full_frame_fallback": False}))
+    from rapidocr import RapidOCR
+
+    ocr = RapidOCR(
+        params={
+            "Global.log_level": "error",
+            "Global.text_score": 0.3,
+            "EngineConfig.onnxruntime.intra_op_num_threads": settings.threads or -1,
+        }
+    )
+    _train, plate_eval = plate_split(args.shared)
+    plate_eval = [item for item in plate_eval if item.kind == "scene"]
+    containers = load_containers(args.shared)
+    plates = evaluate(reader, detector_only, plate_eval, "plate", ocr)
+    conts = evaluate(reader, detector_only, containers, "container", ocr)
+    fast = speed(reader, plate_eval + containers, args.speed_rounds)
+    fast_detector_only = speed(detector_only, plate_eval + containers, args.speed_rounds)
+    meta_path = settings.model_path or Path(__file__).resolve().parents[1] / "vision" / "models" / "detector.onnx"
+    meta_file = meta_path.with_suffix(".json")
+    result = {
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "providers": getattr(reader.detector, "providers", None),
+        "detector": json.loads(meta_file.read_text()) if meta_file.is_file() else {},
+        "input_size": getattr(reader.detector, "input_size", None),
+        "plates": plates,
+        "containers": conts,
+        "speed": fast,
+        "speed_detector_only": fast_detector_only,
+        "goals": GOALS,
+    }
+
+    def pct(v: float | None) -> str:
+        return "   n/a" if v is None else f"{100 * v:5.1f}%"
+
+    print("                    reader   detector only   baseline (rapidocr, whole frame)")
+    print(f"plates (eval split, {plates['images']} photos, seed 6346), goal 95%:")
+    for label, key in (("text exact", "exact"), ("exact up to O/0", "exact_o0")):
+        print(f"  {label:17s} {pct(plates[key])}   {pct(plates['detector_only_' + key])}"
+              f"          {pct(plates['baseline_' + key])}")  # fmt: skip
+    print(f"  recall IoU 0.5    {pct(plates['recall_iou50'])} of {plates['boxes']} boxes (detector)")
+    print(f"containers ({conts['images']} photos, never trained on), goal 97%:")
+    print(f"  code exact        {pct(conts['exact'])}   {pct(conts['detector_only_exact'])}"
+          f"          {pct(conts['baseline_exact'])}")  # fmt: skip
+    print(f"  recall IoU 0.5    {pct(conts['recall_iou50'])} of {conts['boxes']} hand-drawn boxes (detector)")
+    for label, sp in (("reader", fast), ("detector only", fast_detector_only)):
+        print(
+            f"speed ({label}): {sp['frames_per_s']:.1f} frames/s, {sp['reads_per_s']:.1f} reads/s "
+            f"({sp['reads_per_frame']:.2f} reads/frame), detector {sp['detector_ms']:.1f} ms, "
+            f"whole read {sp['read_ms']:.1f} ms per frame; goal 30 reads/s"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

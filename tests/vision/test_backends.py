@@ -1,0 +1,100 @@
+"""Detector backend pieces: letterbox geometry, YOLO head decoding, NMS, the plugin registry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cedetect.config import VisionSettings
+from vision import backends
+
+
+def test_letterbox_keeps_aspect_and_centres() -> None:
+    image = np.zeros((200, 400, 3), np.uint8)
+    image[:, :, 2] = 255  # red in BGR
+    blob, ratio, pad = backends.letterbox(image, 416)
+    assert blob.shape == (1, 3, 416, 416)
+    assert blob.dtype == np.float32
+    assert ratio == pytest.approx(416 / 400)
+    assert pad == (0, (416 - 208) // 2)
+    assert blob[0, 0, 208, 208] == pytest.approx(1.0)  # channel 0 is R after BGR -> RGB
+    assert blob[0, 2, 208, 208] == pytest.approx(0.0)
+    assert blob[0, 0, 5, 5] == pytest.approx(114 / 255)  # grey padding
+
+
+def test_nms_keeps_the_best_of_overlapping_boxes() -> None:
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60], [0, 0, 10, 10.5]], np.float32)
+    scores = np.array([0.9, 0.8, 0.7, 0.95], np.float32)
+    assert backends.nms(boxes, scores, 0.5) == [3, 2]
+    assert backends.nms(boxes, scores, 0.99) == [3, 0, 1, 2]
+    assert backends.nms(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), 0.5) == []
+
+
+def _head(anchors: Sequence[Sequence[float]]) -> np.ndarray:
+    """A YOLOv8 output (1, 4 + 2 classes, anchors) from (cx, cy, w, h, plate score, container score) rows."""
+    return np.asarray(anchors, np.float32).T[None]
+
+
+def test_decode_maps_back_to_image_pixels_with_fixed_shapes() -> None:
+    image = np.zeros((200, 400, 3), np.uint8)
+    _, ratio, pad = backends.letterbox(image, 416)
+    # a plate at image (100, 50)-(200, 80): centre (150, 65), 100x30 -> letterbox coordinates
+    cx, cy, w, h = 150 * ratio + pad[0], 65 * ratio + pad[1], 100 * ratio, 30 * ratio
+    out = _head([(cx, cy, w, h, 0.9, 0.1), (cx + 1, cy, w, h, 0.8, 0.05), (300, 300, 40, 20, 0.02, 0.6),
+                 (10, 10, 5, 5, 0.1, 0.1)])  # fmt: skip
+    found = backends.decode_yolo(
+        out, ratio=ratio, pad=pad, image_shape=(200, 400), score_threshold=0.25, iou_threshold=0.45, max_detections=5
+    )
+    assert found.boxes.shape == (5, 4)
+    assert found.scores.shape == (5,)
+    assert found.classes.shape == (5,)
+    assert found.count == 2
+    np.testing.assert_allclose(found.boxes[0], [100, 50, 200, 80], atol=0.01)
+    assert found.classes[:2].tolist() == [0, 1]
+    assert found.scores[:2].tolist() == pytest.approx([0.9, 0.6])
+    assert not found.boxes[2:].any()
+    assert not found.scores[2:].any()
+
+
+def test_decode_clips_to_the_image_and_caps_detections() -> None:
+    rows = [(20.0 * i + 10, 10, 8, 8, 0.5 + i / 100, 0.0) for i in range(10)]
+    rows.append((400, 400, 100, 100, 0.99, 0.0))
+    found = backends.decode_yolo(
+        _head(rows), ratio=1.0, pad=(0, 0), image_shape=(416, 416), score_threshold=0.25, iou_threshold=0.45,
+        max_detections=3,
+    )  # fmt: skip
+    assert found.count == 3
+    assert found.boxes[0].tolist() == [350, 350, 416, 416]
+
+
+def test_unknown_backend_and_missing_model_are_named(tmp_path: Path) -> None:
+    with pytest.raises(backends.BackendError) as info:
+        backends.create(VisionSettings.model_construct(type="tpu"))  # type: ignore[arg-type]
+    assert info.value.reason == "unknown_backend"
+    with pytest.raises(backends.BackendError) as info:
+        backends.create(VisionSettings(model_path=tmp_path / "nope.onnx"))
+    assert info.value.reason == "model_not_found"
+
+
+def test_type_key_is_validated_by_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CEDETECT_VISION_TYPE", "edgetpu")
+    with pytest.raises(ValueError, match="onnxruntime"):
+        VisionSettings()
+    monkeypatch.setenv("CEDETECT_VISION_TYPE", "onnxruntime")
+    monkeypatch.setenv("CEDETECT_VISION_PROVIDERS", '["CPUExecutionProvider"]')
+    assert VisionSettings().providers == ["CPUExecutionProvider"]
+
+
+def test_shipped_detector_loads_on_onnx_runtime() -> None:
+    backend = backends.create(VisionSettings(threads=1))
+    assert isinstance(backend, backends.OnnxRuntimeBackend)
+    assert backend.providers[-1] == "CPUExecutionProvider"
+    assert backend.input_size == 416
+    assert backend.meta["classes"] == list(backends.CLASSES)
+    assert backends.DEFAULT_MODEL.stat().st_size < 10_000_000  # a few MB in the repository
+    found = backend.detect(np.zeros((300, 500, 3), np.uint8))
+    assert found.boxes.shape == (20, 4)
+    assert found.count == 0  # nothing in a black frame

@@ -1,0 +1,40 @@
+"""Synthetic training scenes are deterministic, and their boxes cover the rendered code."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from vision import iso6346
+from vision.train import synth
+
+
+def test_same_seed_same_scene() -> None:
+    fonts = synth.find_fonts()
+    a = synth.container_scene(random.Random(7), fonts)
+    b = synth.container_scene(random.Random(7), fonts)
+    c = synth.container_scene(random.Random(8), fonts)
+    assert np.array_equal(a.image, b.image)
+    assert a.boxes == b.boxes
+    assert not np.array_equal(a.image, c.image)
+
+
+def test_random_codes_are_valid_iso6346() -> None:
+    rng = random.Random(1)
+    codes = [synth.random_code(rng) for _ in range(200)]
+    assert all(iso6346.is_valid(code) for code in codes)
+
+
+def test_container_box_lies_in_the_frame_and_holds_ink() -> None:
+    fonts = synth.find_fonts()
+    for seed in range(5):
+        scene = synth.container_scene(random.Random(seed), fonts)
+        h, w = scene.image.shape[:2]
+        assert len(scene.boxes) == 1
+        cls, x1, y1, x2, y2 = scene.boxes[0]
+        assert cls == 1
+        assert 0 <= x1 < x2 <= w + 1
+        assert 0 <= y1 < y2 <= h + 1
+        inside = scene.image[int(y1) : int(y2), int(x1) : int(x2)].astype(float)
+        assert inside.std() > 5  # characters, not a flat patch

@@ -1,0 +1,389 @@
+"""Read licence plates and ISO 6346 container codes in a camera frame.
+
+    reader = Reader()                        # loads the detector and the recogniser once
+    for read in reader.read(load_image("frame.jpg")):
+        print(read.kind, read.text, read.valid, read.confidence)
+
+Pipeline: the detector backend (``vision.backends``, ONNX Runtime) finds plate and container-code boxes; each
+box is cropped and read by rapidocr (its models ship in its wheel); plate text is normalised and checked by
+the plate grammars (``vision.grammars``), container codes by the ISO 6346 check digit, which also repairs
+single-character confusions (``vision.iso6346``).  Bad images raise :class:`ImageError` with a named reason.
+A :class:`Reader` is not thread-safe; use one per thread.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from cedetect.config import VisionSettings
+from vision import backends, grammars, iso6346
+
+SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "BMP", "WEBP", "TIFF", "PPM"})
+#: Crop padding (fraction of the box width, height) per class, so the recogniser sees whole characters.
+_PADDING = {0: (0.06, 0.18), 1: (0.04, 0.15)}
+_MIN_CROP_HEIGHT = 64
+_MIN_TEXT = 4  # fewer characters is a fragment, not a plate or a code
+
+
+class ImageError(ValueError):
+    """An image that cannot be read; ``reason`` is a short snake_case name."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def decode_image(data: bytes, settings: VisionSettings | None = None) -> npt.NDArray[np.uint8]:
+    """Decode encoded image bytes to BGR uint8 ``HxWx3``; size is checked from the header before decoding.
+
+    Reasons: ``empty_file``, ``file_too_large``, ``not_an_image``, ``unsupported_format``, ``image_too_large``,
+    ``corrupt_image``.
+    """
+    limits = settings or _default_settings()
+    if not data:
+        raise ImageError("empty_file", "0 bytes")
+    if len(data) > limits.max_file_bytes:
+        raise ImageError("file_too_large", f"{len(data)} bytes > {limits.max_file_bytes}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise ImageError("not_an_image", "not a recognised image format") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError("image_too_large", str(exc)) from None
+    except Exception as exc:  # Pillow raises several types on malformed headers
+        raise ImageError("corrupt_image", f"{type(exc).__name__}: {exc}") from None
+    with image:
+        if image.format not in SUPPORTED_FORMATS:
+            raise ImageError("unsupported_format", f"{image.format}; supported: {', '.join(sorted(SUPPORTED_FORMATS))}")
+        width, height = image.size
+        if width < 1 or height < 1:
+            raise ImageError("corrupt_image", f"size {width}x{height}")
+        if width > limits.max_side_px or height > limits.max_side_px or width * height > limits.max_pixels:
+            raise ImageError(
+                "image_too_large",
+                f"{width}x{height} px; limits {limits.max_side_px} px a side, {limits.max_pixels} px in all",
+            )
+        try:
+            image.load()  # a full decode: truncated or damaged data fails here
+            oriented = ImageOps.exif_transpose(image) or image
+            rgb = np.asarray(oriented.convert("RGB"))
+        except Exception as exc:
+            raise ImageError("corrupt_image", f"{type(exc).__name__}: {exc}") from None
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def load_image(path: str | os.PathLike[str], settings: VisionSettings | None = None) -> npt.NDArray[np.uint8]:
+    """Read and decode an image file; :class:`ImageError` (also ``unreadable_file``) when it cannot be."""
+    limits = settings or _default_settings()
+    try:
+        size = os.path.getsize(path)
+        if size > limits.max_file_bytes:
+            raise ImageError("file_too_large", f"{size} bytes > {limits.max_file_bytes}")
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except ImageError:
+        raise
+    except IsADirectoryError:
+        raise ImageError("unreadable_file", "is a directory") from None
+    except OSError as exc:
+        raise ImageError("unreadable_file", exc.strerror or str(exc)) from None
+    return decode_image(data, limits)
+
+
+_DEFAULTS: VisionSettings | None = None
+
+
+def _default_settings() -> VisionSettings:
+    global _DEFAULTS
+    if _DEFAULTS is None:
+        _DEFAULTS = VisionSettings()
+    return _DEFAULTS
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    kind: Literal["plate", "container"]
+    text: str  # normalised A-Z0-9 (container: 11 characters when complete)
+    raw_text: str  # what the recogniser returned
+    confidence: float  # [0, 1]: detector score times recogniser score
+    box_xyxy: tuple[int, int, int, int]
+    valid: bool  # a plate grammar accepted it / the ISO 6346 check digit is right
+    grammar: str | None  # "TR", "HR", "BR", ..., "iso6346"
+    check_digit_ok: bool | None  # containers only
+    repaired: bool  # characters were changed to fit the grammar or the check digit
+    crop_jpeg: bytes  # the crop as JPEG (evidence; name it by the SHA-256 of these bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    text: str
+    score: float
+    box: tuple[float, float, float, float]  # in crop pixels
+
+
+class Reader:
+    """Detector + recogniser + grammars; construct once and reuse (loading takes about a second)."""
+
+    def __init__(self, settings: VisionSettings | None = None) -> None:
+        self.settings = settings or VisionSettings()
+        self.detector = backends.create(self.settings)
+        from rapidocr import RapidOCR
+
+        self._ocr = RapidOCR(params=self._ocr_params(crop=True))
+        self._frame_ocr: Any = None  # the whole-frame fallback engine, built on first use
+        self.grammar_order: tuple[str, ...] = tuple(self.settings.plate_grammars)
+        for name in self.grammar_order:
+            grammars.get(name)  # an unknown grammar name fails here, with the known ones
+
+    def _ocr_params(self, *, crop: bool) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "Global.log_level": "error",
+            "Global.text_score": 0.3,
+            "EngineConfig.onnxruntime.intra_op_num_threads": self.settings.threads or -1,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        }
+        if crop:  # crops are small: text detection at their own size (at most 640 px), not enlarged to 736
+            params |= {"Det.limit_type": "max", "Det.limit_side_len": 640}
+        return params
+
+    def read(self, image_bgr: npt.NDArray[np.uint8]) -> list[Read]:
+        """Every plate and container code the detector finds in the frame, best first."""
+        if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
+            raise ImageError("bad_array", f"expected HxWx3 uint8 BGR, got {image_bgr.shape} {image_bgr.dtype}")
+        found = self.detector.detect(image_bgr)
+        reads: list[Read] = []
+        for i in range(found.count):
+            cls = int(found.classes[i])
+            det_score = float(found.scores[i])
+            if cls == 0:
+                crop, box = _crop(image_bgr, found.boxes[i], *_PADDING[0])
+                read = self._read_plate(crop, box, det_score) if crop is not None else None
+            else:
+                # a detection may hold only part of a code (owner code and serial are often apart, split by
+                # locking rods): read a generous region around it; the check digit picks the code out
+                x1, y1, x2, y2 = (float(v) for v in found.boxes[i])
+                reach = max(0.3, 4.0 * (y2 - y1) / max(x2 - x1, 1.0))
+                crop, box = _crop(image_bgr, found.boxes[i], reach, 1.0)
+                read = self._read_container(crop, box, det_score) if crop is not None else None
+            if read is not None:
+                reads.append(read)
+        h, w = image_bgr.shape[:2]
+        # the frame engine enlarges the short side to 736 px: not for slivers, which would explode in size
+        frame_ok = min(h, w) >= 32 and max(h, w) <= 8 * min(h, w)
+        if self.settings.full_frame_fallback and frame_ok and not any(r.valid for r in reads):
+            reads.extend(self._read_full_frame(image_bgr, plates=True, containers=True))
+        best: dict[tuple[str, str], Read] = {}
+        for read in reads:  # the same text from overlapping regions: keep the most confident read
+            key = (read.kind, read.text)
+            if key not in best or (read.valid, read.confidence) > (best[key].valid, best[key].confidence):
+                best[key] = read
+        return sorted(best.values(), key=lambda r: (not r.valid, -r.confidence))
+
+    def _read_full_frame(self, image: npt.NDArray[np.uint8], *, plates: bool, containers: bool) -> list[Read]:
+        """The text detector over the whole frame; only strict matches are kept (see ``full_frame_fallback``)."""
+        if self._frame_ocr is None:
+            from rapidocr import RapidOCR
+
+            self._frame_ocr = RapidOCR(params=self._ocr_params(crop=False))
+        result: Any = self._frame_ocr(image, use_det=True, use_cls=False, use_rec=True)
+        texts = getattr(result, "txts", None) or ()
+        scores = getattr(result, "scores", None) or ()
+        boxes = getattr(result, "boxes", None)
+        if boxes is None:
+            return []
+        lines = []
+        for text, score, pts in zip(texts, scores, boxes, strict=False):
+            if text and grammars.normalise(str(text)):
+                arr = np.asarray(pts, np.float32)
+                box = (float(arr[:, 0].min()), float(arr[:, 1].min()), float(arr[:, 0].max()), float(arr[:, 1].max()))
+                lines.append(_Line(str(text), float(score), box))
+        out: list[Read] = []
+        if plates:
+            for line in lines:
+                plate = grammars.validate(line.text, self.grammar_order)
+                if plate.valid and _specificity(plate) and len(plate.text) >= 5:
+                    crop, box = _crop(image, np.asarray(line.box, np.float32), *_PADDING[0])
+                    if crop is not None:
+                        out.append(Read(
+                            kind="plate", text=plate.text, raw_text=line.text, confidence=_clip01(line.score * 0.8),
+                            box_xyxy=box, valid=True, grammar=plate.grammar, check_digit_ok=None,
+                            repaired=plate.repaired, crop_jpeg=_jpeg(crop),
+                        ))  # fmt: skip
+        if containers:
+            ordered = _reading_order(lines)
+            code = _find_container_code(ordered)
+            if code is not None and code.check_digit_ok:
+                parts = [ln for ln in ordered if grammars.normalise(ln.text) in code.code] or ordered
+                union = np.array([min(p.box[0] for p in parts), min(p.box[1] for p in parts),
+                                  max(p.box[2] for p in parts), max(p.box[3] for p in parts)], np.float32)  # fmt: skip
+                crop, box = _crop(image, union, *_PADDING[1])
+                score = float(np.mean([p.score for p in parts]))
+                if crop is not None:
+                    out.append(Read(
+                        kind="container", text=code.code, raw_text=" ".join(p.text for p in parts)[:128],
+                        confidence=_clip01(score * 0.8), box_xyxy=box, valid=True, grammar="iso6346",
+                        check_digit_ok=True, repaired=code.repaired, crop_jpeg=_jpeg(crop),
+                    ))  # fmt: skip
+        return out
+
+    # -- recognition -------------------------------------------------------------------------------------
+    def _lines(self, crop: npt.NDArray[np.uint8], *, detect: bool) -> list[_Line]:
+        result: Any = self._ocr(crop, use_det=detect, use_cls=False, use_rec=True)
+        texts = getattr(result, "txts", None) or ()
+        scores = getattr(result, "scores", None) or ()
+        boxes = getattr(result, "boxes", None) if detect else None
+        h, w = crop.shape[:2]
+        lines = []
+        for k, (text, score) in enumerate(zip(texts, scores, strict=False)):
+            if not text or not grammars.normalise(text):
+                continue
+            if boxes is not None and len(boxes) > k:
+                pts = np.asarray(boxes[k], np.float32)
+                box = (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max()))
+            else:
+                box = (0.0, 0.0, float(w), float(h))
+            lines.append(_Line(str(text), float(score), box))
+        return lines
+
+    def _read_plate(self, crop: npt.NDArray[np.uint8], box: tuple[int, int, int, int], det_score: float) -> Read | None:
+        candidates: list[tuple[grammars.PlateText, str, float]] = []
+        h, w = crop.shape[:2]
+        if h / max(w, 1) < 0.5:  # one-line plate: the recogniser alone
+            for line in self._lines(crop, detect=False):
+                candidates.append((grammars.validate(line.text, self.grammar_order), line.text, line.score))
+        if not any(c[0].valid for c in candidates):
+            lines = _reading_order(self._lines(crop, detect=True))
+            for line in lines:
+                candidates.append((grammars.validate(line.text, self.grammar_order), line.text, line.score))
+            if len(lines) > 1:  # two-line plates, or one plate split into parts
+                joined = " ".join(line.text for line in lines)
+                score = float(np.mean([line.score for line in lines]))
+                candidates.append((grammars.validate(joined, self.grammar_order), joined, score))
+        candidates = [c for c in candidates if len(c[0].text) >= _MIN_TEXT]
+        if not candidates:
+            return None
+        best = max(candidates, key=lambda c: (c[0].valid, _specificity(c[0]), c[2]))
+        plate, raw, ocr_score = best
+        return Read(
+            kind="plate", text=plate.text, raw_text=raw, confidence=_clip01(det_score * ocr_score), box_xyxy=box,
+            valid=plate.valid, grammar=plate.grammar, check_digit_ok=None, repaired=plate.repaired,
+            crop_jpeg=_jpeg(crop),
+        )  # fmt: skip
+
+    def _read_container(
+        self, crop: npt.NDArray[np.uint8], box: tuple[int, int, int, int], det_score: float
+    ) -> Read | None:
+        # The crop as it is first; when that gives no clean code, contrast-equalised variants (door markings
+        # are often faint, dirty or dark), keeping the best: check digit right, then unrepaired, then score.
+        best: tuple[tuple[bool, bool, float], list[_Line], iso6346.ContainerCode | None] | None = None
+        for variant in _container_variants(crop):
+            lines = _reading_order(self._lines(variant, detect=True)) or self._lines(variant, detect=False)
+            if not lines:
+                continue
+            code = _find_container_code(lines)
+            score = float(np.mean([line.score for line in lines]))
+            rank = (code is not None and code.check_digit_ok, code is not None and not code.repaired, score)
+            if best is None or rank > best[0]:
+                best = (rank, lines, code)
+            if rank[0] and rank[1]:
+                break
+        if best is None:
+            return None
+        _, lines, found = best
+        raw = " ".join(line.text for line in lines)
+        ocr_score = float(np.mean([line.score for line in lines]))
+        if found is None:
+            text = grammars.normalise(raw)[:32]
+            if len(text) < _MIN_TEXT:
+                return None
+            return Read(
+                kind="container", text=text, raw_text=raw[:128], confidence=_clip01(det_score * ocr_score),
+                box_xyxy=box, valid=False, grammar=None, check_digit_ok=False, repaired=False, crop_jpeg=_jpeg(crop),
+            )  # fmt: skip
+        return Read(
+            kind="container", text=found.code, raw_text=raw[:128], confidence=_clip01(det_score * ocr_score),
+            box_xyxy=box, valid=found.check_digit_ok, grammar="iso6346", check_digit_ok=found.check_digit_ok,
+            repaired=found.repaired, crop_jpeg=_jpeg(crop),
+        )  # fmt: skip
+
+
+#: An ISO 6346 size/type code printed under the serial (22G1, 45R1, L5G1): not part of the container code.
+_SIZE_TYPE = re.compile(r"^[0-9L][0-9][A-Z0-9][0-9]$")
+
+
+def _find_container_code(lines: Sequence[_Line]) -> iso6346.ContainerCode | None:
+    """The code among the lines: size/type tokens dropped first (a boxed check digit often sits lower than
+    the serial, level with the size/type code), then all tokens as read, then each line on its own."""
+    tokens = [tok for line in lines for tok in line.text.split()]
+    kept = [tok for tok in tokens if not _SIZE_TYPE.match(grammars.normalise(tok))]
+    candidates = [" ".join(kept), " ".join(tokens), *(line.text for line in lines)]
+    fallback = None
+    for text in candidates:
+        found = iso6346.find_code(text)
+        if found is not None and found.check_digit_ok:
+            return found
+        fallback = fallback or found
+    return fallback
+
+
+def _container_variants(crop: npt.NDArray[np.uint8]) -> Iterator[npt.NDArray[np.uint8]]:
+    yield crop
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    equalised = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4)).apply(grey)
+    yield np.ascontiguousarray(255 - cv2.cvtColor(equalised, cv2.COLOR_GRAY2BGR))
+    enlarged = cv2.resize(equalised, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
+    yield np.ascontiguousarray(cv2.cvtColor(enlarged, cv2.COLOR_GRAY2BGR))
+
+
+def _specificity(plate: grammars.PlateText) -> int:
+    """Prefer a fixed-layout country format over the loose catch-all ones."""
+    return 0 if plate.grammar in (None, "EU", "DE", "PL") else 1
+
+
+def _reading_order(lines: Sequence[_Line]) -> list[_Line]:
+    """Top-to-bottom rows (lines whose vertical centres are within half a line height), left to right."""
+    if not lines:
+        return []
+    height = float(np.median([ln.box[3] - ln.box[1] for ln in lines])) or 1.0
+    return sorted(lines, key=lambda ln: (round(((ln.box[1] + ln.box[3]) / 2) / (height * 0.8)), ln.box[0]))
+
+
+def _crop(
+    image: npt.NDArray[np.uint8], box: npt.NDArray[np.float32], pad_x: float, pad_y: float
+) -> tuple[npt.NDArray[np.uint8] | None, tuple[int, int, int, int]]:
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in box)
+    bw, bh = x2 - x1, y2 - y1
+    ix1, iy1 = max(0, int(x1 - bw * pad_x)), max(0, int(y1 - bh * pad_y))
+    ix2, iy2 = min(w, int(np.ceil(x2 + bw * pad_x))), min(h, int(np.ceil(y2 + bh * pad_y)))
+    out_box = (max(0, int(x1)), max(0, int(y1)), min(w, int(np.ceil(x2))), min(h, int(np.ceil(y2))))
+    if ix2 - ix1 < 4 or iy2 - iy1 < 4:
+        return None, out_box
+    crop = image[iy1:iy2, ix1:ix2]
+    if crop.shape[0] < _MIN_CROP_HEIGHT:  # the recogniser reads small characters better enlarged
+        scale = min(_MIN_CROP_HEIGHT / crop.shape[0], 4.0)
+        crop = np.asarray(cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC), np.uint8)
+    return np.ascontiguousarray(crop), out_box
+
+
+def _jpeg(crop: npt.NDArray[np.uint8]) -> bytes:
+    ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return bytes(buf) if ok else b""
+
+
+def _clip01(value: float) -> float:
+    return float(min(1.0, max(0.0, value)))
