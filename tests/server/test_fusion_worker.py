@@ -16,6 +16,7 @@ from websockets.sync.client import connect
 
 from cedetect.declarations import Declaration
 from cedetect.models import Alert, anomaly_id_for, detection_id_for, utc_now
+from cedetect.storage import ALERT_COLUMNS, alert_from_row
 from risk.fusion import ALERT_KIND
 from risk.store import score_values, store_scores, upsert_declaration
 from server.fusion_worker import FusionWorker
@@ -116,24 +117,8 @@ def store(conn: psycopg.Connection, decl: Declaration, risk_score: float = 0.3, 
 
 
 def alerts(conn: psycopg.Connection) -> list[Alert]:
-    rows = conn.execute(
-        "SELECT alert_id, kind, severity, device_ids, time_utc, created_utc, latitude, longitude, zone_id, title,"
-        " details FROM alerts ORDER BY created_utc"
-    ).fetchall()
-    keys = (
-        "alert_id",
-        "kind",
-        "severity",
-        "device_ids",
-        "time_utc",
-        "created_utc",
-        "latitude",
-        "longitude",
-        "zone_id",
-        "title",
-        "details",
-    )
-    return [Alert.model_validate(dict(zip(keys, row, strict=True))) for row in rows]
+    rows = conn.execute(f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts ORDER BY created_utc").fetchall()
+    return [alert_from_row(row) for row in rows]
 
 
 def test_a_read_and_an_anomaly_raise_exactly_one_alert_with_the_evidence_chain(
