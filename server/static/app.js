@@ -31,6 +31,7 @@
     zonePins: $("layer-zone-pins"),
     crossings: $("layer-crossings"),
     flashes: $("layer-flashes"),
+    evidence: $("layer-evidence"),
     trucks: $("layer-trucks"),
   };
 
@@ -169,6 +170,7 @@
     placeZonePins();
     placeCrossings();
     placeFlashes();
+    placeEvidence();
     placeTrucks(performance.now());
     renderScaleBar();
   }
@@ -612,7 +614,11 @@
     item.append(head, html("div", "alert-title", alert.title), meta);
     item.addEventListener("click", () => {
       centreOn(alert.longitude, alert.latitude, 400);
+      // The detail panel covers the right of the map: keep the alert in view left of it.
+      const [w] = size();
+      if (w > 900) { view.tx -= 220; scheduleRender(); }
       flash(alert);
+      openAlert(alert);
     });
     return item;
   }
@@ -679,7 +685,364 @@
     connectAlerts();
   }
 
+  // --- alert detail: the evidence chain, then assess -> decide -> respond -> record -------------
+  async function sendJSON(method, path, body) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), FETCH_TIMEOUT_MS);
+    try {
+      const response = await fetch(API + path, {
+        method,
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+        signal: controller.signal,
+        cache: "no-store",
+      });
+      noteServerDate(response);
+      let payload = null;
+      try { payload = await response.json(); } catch (_) { /* no body */ }
+      if (!response.ok) {
+        let reason = (payload && payload.error) || `HTTP ${response.status}`;
+        const detail = payload && payload.detail;
+        if (Array.isArray(detail) && detail.length && detail[0].msg) reason += `: ${detail[0].msg}`;
+        else if (typeof detail === "string") reason += `: ${detail}`;
+        throw new Error(reason);
+      }
+      return payload;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  const STATUS_POLL_MS = 5000;
+  const STEP_ORDER = ["new", "assessing", "decided", "responding", "closed"];
+  const detail = { alert: null, status: "new", marks: [], token: 0, changing: 0 };
+
+  function fact(list, term, value, className) {
+    if (value === null || value === undefined || value === "") return;
+    list.append(html("dt", null, term), html("dd", className || null, String(value)));
+  }
+
+  function fmtTime(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? iso : `${utcDate(d)} ${utcTime(d)} UTC`;
+  }
+
+  function pct(x) { return typeof x === "number" ? x.toFixed(2) : "–"; }
+
+  function reasonItem(code, weight, text) {
+    const li = html("li");
+    li.append(html("span", "code", code));
+    if (typeof weight === "number") li.append(html("span", "weight", `+${weight.toFixed(2)}`));
+    if (text) li.append(html("span", "why", text));
+    return li;
+  }
+
+  function clearEvidenceLayer() {
+    layers.evidence.replaceChildren();
+    detail.marks = [];
+  }
+
+  function drawEvidenceTrack(anomaly) {
+    const fixes = (anomaly.evidence || []).filter((f) => typeof f.latitude === "number");
+    const group = el("g", { class: "evidence-track", "data-anomaly-id": anomaly.anomaly_id }, layers.evidence);
+    const line = el("polyline", { class: "evidence-line" }, group);
+    const dots = fixes.map((f) => {
+      const dot = el("circle", { class: "evidence-fix", r: 3.5 }, group);
+      el("title", {}, dot).textContent = `${f.device_id} · ${fmtTime(f.time_utc)}` + (f.speed_kmh != null ? ` · ${Math.round(f.speed_kmh)} km/h` : "");
+      return dot;
+    });
+    const centre = el("circle", { class: "evidence-centre", r: 7 }, group);
+    el("title", {}, centre).textContent = `${anomaly.kind}: ${anomaly.reason || ""}`;
+    detail.marks.push({ line, dots, centre, fixes, lon: anomaly.longitude, lat: anomaly.latitude });
+    placeEvidence();
+  }
+
+  function placeEvidence() {
+    for (const mark of detail.marks) {
+      const points = mark.fixes.map((f) => toScreen(f.longitude, f.latitude));
+      mark.line.setAttribute("points", points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" "));
+      points.forEach(([x, y], i) => { mark.dots[i].setAttribute("cx", x.toFixed(1)); mark.dots[i].setAttribute("cy", y.toFixed(1)); });
+      const [cx, cy] = toScreen(mark.lon, mark.lat);
+      mark.centre.setAttribute("cx", cx.toFixed(1));
+      mark.centre.setAttribute("cy", cy.toFixed(1));
+    }
+  }
+
+  function renderRead(read) {
+    const li = html("li", "read");
+    li.dataset.detectionId = read.detection_id || "";
+    if (read.crop_sha256) {
+      const img = document.createElement("img");
+      img.className = "crop";
+      img.alt = `crop of ${read.kind} ${read.text}`;
+      img.src = `${API}/evidence/${encodeURIComponent(read.crop_sha256)}`;
+      img.addEventListener("error", () => { img.replaceWith(html("span", "crop missing", "crop not stored")); });
+      li.append(img);
+    } else {
+      li.append(html("span", "crop missing", "no crop"));
+    }
+    const text = html("div", "read-text");
+    text.append(html("span", "plate", read.text));
+    text.append(html("span", `match match-${read.match}`, read.match === "one_char_tolerant" ? "1-char tolerant" : read.match));
+    const meta = html("div", "read-meta",
+      `${read.matched_field || ""} ${read.matched_key || ""} · ${read.camera_id || ""} @ ${read.site || ""} · ${fmtTime(read.time_utc)}`
+      + (typeof read.confidence === "number" ? ` · conf ${read.confidence.toFixed(2)}` : ""));
+    text.append(meta);
+    li.append(text);
+    return li;
+  }
+
+  function renderAnomaly(anomaly) {
+    const li = html("li", "anomaly");
+    li.dataset.anomalyId = anomaly.anomaly_id;
+    const head = html("div", "anomaly-head");
+    head.append(html("span", "kind", anomaly.kind), html("span", "score", `score ${pct(anomaly.score)}`));
+    li.append(head, html("div", "why", anomaly.reason || ""),
+      html("div", "read-meta", `${fmtTime(anomaly.start_utc)} → ${fmtTime(anomaly.end_utc)}` + (anomaly.zone_id ? ` · ${anomaly.zone_id}` : "")));
+    li.addEventListener("click", () => centreOn(anomaly.longitude, anomaly.latitude, 400));
+    return li;
+  }
+
+  async function showAnomalies(anomalies, token) {
+    const list = $("detail-anomalies");
+    list.replaceChildren();
+    $("detail-anomalies-block").hidden = anomalies.length === 0;
+    for (const summary of anomalies) {
+      const item = renderAnomaly(summary);
+      list.append(item);
+      try {
+        const full = await getJSON(`/anomalies/${encodeURIComponent(summary.anomaly_id)}`);
+        if (token !== detail.token) return;
+        item.dataset.fixes = String((full.evidence || []).length);
+        item.querySelector(".score").textContent += ` · ${(full.evidence || []).length} fixes`;
+        drawEvidenceTrack(full);
+      } catch (error) {
+        if (token !== detail.token) return;
+        item.append(html("div", "error", `evidence fixes unavailable (${error.message})`));
+        if (summary.evidence) drawEvidenceTrack(summary); // an anomaly alert carries its fixes in details
+      }
+    }
+  }
+
+  async function showDeclaration(alert, token) {
+    const d = alert.details || {};
+    const block = $("detail-declaration");
+    block.hidden = !d.declaration_id;
+    if (!d.declaration_id) return;
+    $("detail-declaration-id").textContent = d.declaration_id;
+    $("detail-fused").textContent = typeof d.fused_score === "number" ? `fused ${pct(d.fused_score)}` : "";
+    const risk = d.declaration_risk;
+    $("detail-risk").textContent = risk
+      ? `Declaration risk ${pct(risk.risk_score)} · lane ${risk.lane}` + (risk.model_version ? ` · model ${risk.model_version}` : "")
+      : "Declaration not scored";
+    $("detail-risk").dataset.lane = risk ? risk.lane : "";
+    const riskReasons = $("detail-risk-reasons");
+    riskReasons.replaceChildren(...(risk ? risk.reasons || [] : []).map((r) => reasonItem(typeof r === "string" ? r : JSON.stringify(r))));
+    $("detail-reasons").replaceChildren(...(d.reasons || []).map((r) => reasonItem(r.code, r.weight, r.detail)));
+    const goods = $("detail-goods");
+    goods.replaceChildren();
+    const declared = d.declared || {};
+    fact(goods, "Vehicle", declared.vehicle_plate, "mono");
+    fact(goods, "Tracker", declared.tracker_device_id, "mono");
+    fact(goods, "Expected at", declared.expected_post);
+    try {
+      const full = await getJSON(`/declarations/${encodeURIComponent(d.declaration_id)}`);
+      if (token !== detail.token) return;
+      const decl = full.declaration || {};
+      fact(goods, "HS6", decl.hs6_code, "mono");
+      fact(goods, "Origin", decl.country_of_origin);
+      fact(goods, "Importer", decl.importer_id, "mono");
+      if (typeof decl.net_mass_kg === "number") fact(goods, "Net mass", `${decl.net_mass_kg} kg`);
+      if (typeof decl.item_price_krw === "number") fact(goods, "Price", `${decl.item_price_krw.toLocaleString("en")} KRW`);
+    } catch (_) { /* the chain in the alert is enough */ }
+  }
+
+  function setStatus(status) {
+    detail.status = status;
+    const chip = $("detail-status");
+    chip.dataset.status = status;
+    chip.textContent = status;
+    const index = STEP_ORDER.indexOf(status);
+    for (const step of $("workflow-steps").children) {
+      const i = STEP_ORDER.indexOf(step.dataset.step);
+      step.classList.toggle("done", index >= 0 && i < index);
+      step.classList.toggle("current", i === index || (status === "new" && i === 1));
+    }
+    $("step-decide").hidden = !(status === "new" || status === "assessing");
+    $("step-respond").hidden = status !== "decided";
+    $("outcome-form").hidden = !(status === "responding" || status === "dismissed");
+    if (detail.alert) {
+      markListStatus(detail.alert.alert_id, status);
+    }
+  }
+
+  function markListStatus(alertId, status) {
+    const item = document.querySelector(`#alert-list li.alert[data-alert-id="${alertId}"]`);
+    if (!item || item.dataset.status === status) return;
+    item.dataset.status = status;
+    let chip = item.querySelector(".status-chip");
+    if (!chip) {
+      chip = html("span", "status-chip");
+      item.querySelector(".alert-head").insertBefore(chip, item.querySelector(".alert-head time"));
+    }
+    chip.dataset.status = status;
+    chip.textContent = status;
+  }
+
+  // Statuses set by any analyst (this page or another), marked in the list.
+  async function pollStatuses() {
+    try {
+      const statuses = await getJSON("/alerts/statuses?limit=1000");
+      for (const s of statuses) {
+        markListStatus(s.alert_id, s.status);
+        const open = detail.alert && detail.alert.alert_id === s.alert_id;
+        if (open && !detail.changing && detail.status !== s.status) setStatus(s.status);
+      }
+    } catch (_) { /* the next poll tries again */ }
+    finally {
+      setTimeout(pollStatuses, STATUS_POLL_MS);
+    }
+  }
+
+  function workflowMessage(text, isError) {
+    const box = $("workflow-message");
+    box.textContent = text || "";
+    box.classList.toggle("error", Boolean(isError));
+  }
+
+  async function changeStatus(status) {
+    const alert = detail.alert;
+    if (!alert) return false;
+    detail.changing += 1;
+    try {
+      const body = await sendJSON("PUT", `/alerts/${alert.alert_id}/status`, { status });
+      if (detail.alert === alert) setStatus(body.status);
+      return true;
+    } catch (error) {
+      workflowMessage(`Could not set the status: ${error.message}`, true);
+      return false;
+    } finally {
+      detail.changing -= 1;
+    }
+  }
+
+  async function showOutcomes(alert) {
+    try {
+      const outcomes = await getJSON(`/outcomes?alert_id=${alert.alert_id}`);
+      if (detail.alert !== alert) return;
+      $("detail-outcomes").replaceChildren(...outcomes.map((o) => {
+        const li = html("li", "outcome");
+        li.dataset.outcomeId = o.outcome_id;
+        li.append(html("span", `outcome-kind out-${o.outcome}`, o.outcome.replace(/_/g, " ")),
+          html("span", "read-meta", `${o.officer} · ${fmtTime(o.time_utc)}`));
+        if (o.notes) li.append(html("div", "why", o.notes));
+        return li;
+      }));
+    } catch (_) { /* shown again on the next open */ }
+  }
+
+  async function openAlert(summary) {
+    const token = ++detail.token;
+    detail.alert = summary;
+    clearEvidenceLayer();
+    workflowMessage("");
+    const panel = $("alert-detail");
+    panel.hidden = false;
+    panel.dataset.alertId = summary.alert_id;
+    $("detail-sev").textContent = summary.severity;
+    panel.className = `detail sev-${summary.severity}`;
+    $("detail-kind").textContent = summary.kind;
+    $("detail-title").textContent = summary.title;
+    const facts = $("detail-facts");
+    facts.replaceChildren();
+    fact(facts, "When", fmtTime(summary.time_utc));
+    fact(facts, "Devices", summary.device_ids.join(", "), "mono");
+    fact(facts, "Zone", summary.zone_id, "mono");
+    fact(facts, "Where", `${summary.latitude.toFixed(4)}, ${summary.longitude.toFixed(4)}`);
+    $("detail-outcomes").replaceChildren();
+    $("detail-reads").replaceChildren();
+    setStatus("new");
+    let alert = summary;
+    try {
+      alert = await getJSON(`/alerts/${summary.alert_id}`);
+    } catch (_) { /* the listed copy has the same details */ }
+    if (token !== detail.token) return;
+    const d = alert.details || {};
+    const chain = Array.isArray(d.evidence) ? d.evidence : [];
+    const reads = chain.filter((e) => e.type === "read");
+    $("detail-reads-block").hidden = reads.length === 0;
+    $("detail-reads").replaceChildren(...reads.map(renderRead));
+    let anomalies = chain.filter((e) => e.type === "anomaly");
+    if (!anomalies.length && d.anomaly_id) {
+      anomalies = [{ anomaly_id: d.anomaly_id, kind: alert.kind, score: d.score, reason: d.reason, start_utc: d.start_utc,
+        end_utc: d.end_utc, zone_id: alert.zone_id, latitude: alert.latitude, longitude: alert.longitude, evidence: d.evidence }];
+    }
+    showDeclaration(alert, token);
+    showAnomalies(anomalies, token);
+    showOutcomes(alert);
+    try {
+      const current = await getJSON(`/alerts/${alert.alert_id}/status`);
+      if (token !== detail.token) return;
+      setStatus(current.status);
+      if (current.status === "new") await changeStatus("assessing"); // opening it starts the assessment
+    } catch (error) {
+      workflowMessage(`Status unavailable: ${error.message}`, true);
+    }
+  }
+
+  function closeDetail() {
+    detail.token += 1;
+    detail.alert = null;
+    $("alert-detail").hidden = true;
+    clearEvidenceLayer();
+  }
+
+  $("detail-close").addEventListener("click", closeDetail);
+  $("decide-inspect").addEventListener("click", async () => {
+    if (await changeStatus("decided")) workflowMessage("Decision: stop and inspect.");
+  });
+  $("decide-dismiss").addEventListener("click", async () => {
+    if (await changeStatus("dismissed")) workflowMessage("Dismissed: no action. An outcome may still be recorded.");
+  });
+  $("respond-dispatched").addEventListener("click", async () => {
+    if (await changeStatus("responding")) workflowMessage("Officers dispatched: record what they find.");
+  });
+  const officerInput = $("outcome-officer");
+  try { officerInput.value = localStorage.getItem("cedetect.officer") || ""; } catch (_) { /* storage off */ }
+  $("outcome-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const alert = detail.alert;
+    if (!alert) return;
+    const outcome = $("outcome-outcome").value;
+    const officer = officerInput.value.trim();
+    if (!outcome || !officer) {
+      workflowMessage(!outcome ? "Choose an outcome." : "Give the officer's name.", true);
+      return;
+    }
+    const button = $("outcome-submit");
+    button.disabled = true;
+    try {
+      const recorded = await sendJSON("POST", "/outcomes", {
+        alert_id: alert.alert_id, outcome, officer, notes: $("outcome-notes").value, time_utc: new Date(serverNow()).toISOString(),
+      });
+      try { localStorage.setItem("cedetect.officer", officer); } catch (_) { /* storage off */ }
+      $("outcome-notes").value = "";
+      $("outcome-outcome").value = "";
+      if (await changeStatus("closed")) {
+        const label = recorded.label ? ` (label: fraud ${recorded.label[0]}, critical ${recorded.label[1]})` : "";
+        workflowMessage(`Outcome recorded: ${recorded.outcome.replace(/_/g, " ")}${label}.`);
+      }
+      showOutcomes(alert);
+    } catch (error) {
+      workflowMessage(`Not recorded: ${error.message}`, true);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape" && !$("alert-detail").hidden) closeDetail(); });
+
   loadLayers();
   pollDevices();
-  startAlerts();
+  startAlerts().then(pollStatuses);
 })();

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, timedelta
 from typing import Any
 
 import psycopg
@@ -14,46 +14,26 @@ from cedetect.declarations import Declaration
 from cedetect.storage import migrate
 from risk import store
 from risk.fusion import fuzzy_keys
+from tests.risk.factories import T0, declaration
 
 pytestmark = pytest.mark.postgres
 
-T0 = datetime(2021, 3, 2, 8, 0, tzinfo=UTC)
-
 
 def _decl(**change: Any) -> Declaration:
-    base: dict[str, Any] = {
-        "declaration_id": "97061800",
-        "date": date(2021, 3, 1),
-        "office_id": "30",
-        "process_type": "B",
-        "import_type": "11",
-        "import_use": "21",
-        "payment_type": "11",
-        "mode_of_transport": "10",
-        "declarant_id": "ZZR1LT6",
-        "importer_id": "QLRUBN9",
-        "hs6_code": "440890",
-        "country_of_departure": "BG",
-        "country_of_origin": "BG",
-        "tax_rate_pct": 8.0,
-        "tax_type": "FCN1",
-        "country_of_origin_indicator": "G",
-        "net_mass_kg": 21000.0,
+    # labels, a lower-case plate, a container list as text, a route and an expected time in another zone
+    # all have to survive the round trip
+    stored: dict[str, Any] = {
+        "seller_id": None,
         "item_price_krw": 196_000_000.5,
         "fraud": 1,
         "critical_fraud": 2,
         "vehicle_plate": "34 abc 123",
-        "trailer_plate": "34 TR 9876",
         "container_codes": "MSKU1234565 TGHU7654321",
         "corridor_id": "TIR-E80",
         "route": [[26.36, 41.72], [27.1, 41.4], [28.97, 41.01]],
-        "expected_post": "border-post-kapikule",
         "expected_from_utc": "2021-03-02T10:00:00+02:00",
-        "expected_until_utc": T0 + timedelta(hours=6),
-        "tracker_device_id": "TRK-7",
     }
-    base.update(change)
-    return Declaration.model_validate(base)
+    return declaration(**{**stored, **change})
 
 
 @pytest.fixture

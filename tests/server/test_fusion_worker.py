@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -20,45 +20,19 @@ from cedetect.storage import ALERT_COLUMNS, alert_from_row
 from risk.fusion import ALERT_KIND
 from risk.store import score_values, store_scores, upsert_declaration
 from server.fusion_worker import FusionWorker
+from tests.risk.factories import T0
+from tests.risk.factories import declaration as make_declaration
 from tests.server.conftest import LiveServer
 from tests.support import wait_for
 
 pytestmark = pytest.mark.postgres
 
-T0 = datetime(2021, 3, 2, 8, 0, tzinfo=UTC)
+
 POSTS = {"border-post-kapikule": (41.7206, 26.3594), "border-post-pazarkule": (41.6446, 26.4897)}
 
 
 def declaration(declaration_id: str = "97061800", **transit: Any) -> Declaration:
-    base: dict[str, Any] = {
-        "declaration_id": declaration_id,
-        "date": date(2021, 3, 1),
-        "office_id": "30",
-        "process_type": "B",
-        "import_type": "11",
-        "import_use": "21",
-        "payment_type": "11",
-        "mode_of_transport": "10",
-        "declarant_id": "ZZR1LT6",
-        "importer_id": "QLRUBN9",
-        "seller_id": "0VKY2BR",
-        "hs6_code": "440890",
-        "country_of_departure": "BG",
-        "country_of_origin": "BG",
-        "tax_rate_pct": 8.0,
-        "tax_type": "FCN1",
-        "country_of_origin_indicator": "G",
-        "net_mass_kg": 21000.0,
-        "item_price_krw": 196_000_000.0,
-        "vehicle_plate": "34 ABC 123",
-        "container_codes": ["MSKU1234565"],
-        "tracker_device_id": "TRK-7",
-        "expected_post": "border-post-kapikule",
-        "expected_from_utc": T0,
-        "expected_until_utc": T0 + timedelta(hours=6),
-    }
-    base.update(transit)
-    return Declaration.model_validate(base)
+    return make_declaration(declaration_id=declaration_id, **{"trailer_plate": None, **transit})
 
 
 def insert_detection(
