@@ -131,11 +131,23 @@ def store_scores(conn: psycopg.Connection, rows: Iterable[tuple[Any, ...]]) -> i
     if rows:
         with conn.cursor() as cur:
             cur.executemany(UPSERT_SCORE, rows)
+            # a new score is new evidence for fusion: the worker sees the declaration again (a declaration
+            # loaded in one transaction and scored in the next is never left assessed as unscored)
+            cur.execute(
+                sql.SQL("UPDATE declarations SET stored_seq = {seq} WHERE declaration_id = ANY(%s)").format(
+                    seq=_NEXT_SEQ
+                ),
+                (sorted({row[0] for row in rows}),),
+            )
     return len(rows)
 
 
 async def astore_score(conn: AsyncConnection[Any], values: tuple[Any, ...]) -> None:
     await conn.execute(UPSERT_SCORE, values)
+    await conn.execute(
+        sql.SQL("UPDATE declarations SET stored_seq = {seq} WHERE declaration_id = %s").format(seq=_NEXT_SEQ),
+        (values[0],),
+    )
 
 
 _LATEST_SCORE = (

@@ -136,7 +136,7 @@ def test_a_read_and_an_anomaly_raise_exactly_one_alert_with_the_evidence_chain(
         assert worker.run_until_idle().alerts == 0
         assert db.execute("SELECT source, last_seq FROM fusion_state ORDER BY source").fetchall() == [
             ("anomalies", 1),
-            ("declarations", 2),
+            ("declarations", 4),  # two upserts, then two scores: each takes a new stored_seq
             ("detections", 2),
         ]
     finally:
@@ -256,3 +256,19 @@ def test_the_server_links_evidence_and_streams_the_alert_live(
     assert detail["evidence"][0]["crop_url"] == f"/api/v1/evidence/{hashlib.sha256(b'x').hexdigest()}"
     assert detail["evidence"][0]["match"] == "exact"
     assert [a["alert_id"] for a in detail["alerts"]] == [str(alert.alert_id)]
+
+
+def test_a_declaration_scored_after_it_was_fused_is_assessed_again(db: psycopg.Connection, database_url: str) -> None:
+    # ``cedetect risk load`` commits the declarations, then their scores: fusion may see the declaration
+    # in between, without a score; the score arriving later must still be taken into account
+    upsert_declaration(db, declaration())
+    insert_detection(db, "34ABC123", T0 + timedelta(hours=1))
+    worker = FusionWorker(database_url, post_locations=POSTS)
+    try:
+        assert worker.run_until_idle().alerts == 0  # on time, at the right post, and no score yet
+        store_scores(db, [score_values("97061800", "test-model", 0.95, "red", ["profile:x[a+b]"], T0)])
+        assert worker.run_until_idle().alerts == 1
+    finally:
+        worker.close()
+    (alert,) = alerts(db)
+    assert alert.details["declaration_risk"]["risk_score"] == 0.95
