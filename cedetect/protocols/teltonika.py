@@ -237,6 +237,34 @@ def _arc_kernel(data: bytes, table: Any) -> int:  # pragma: no cover - compiled 
     return int(crc)
 
 
+#: The CRC table as the numpy array :func:`_avl_check_kernel` reads (set by :meth:`_ArcKernel.load` before it
+#: compiles the kernel, which freezes it as a constant: one argument less to dispatch on each call).
+_ARC_NUMPY: Any = None
+
+
+def _avl_check_kernel(raw: bytes) -> int:  # pragma: no cover - compiled by numba, see _ArcKernel
+    """The record count of ``raw`` where it is a codec 8 or 8E TCP AVL packet that passes the frame checks
+    (size, zero preamble, length field, a record count that is not zero and repeated after the records,
+    and CRC-16/ARC of the data field in the CRC field), else 0: what :meth:`TeltonikaDecoder._decode_fast`
+    checks in Python where numba is missing, in one call."""
+    n = len(raw)
+    if n < 15 or raw[0] | raw[1] | raw[2] | raw[3]:
+        return 0
+    if ((raw[4] << 24) | (raw[5] << 16) | (raw[6] << 8) | raw[7]) != n - 12:
+        return 0
+    codec = raw[8]
+    count = raw[9]
+    if (codec != 0x8E and codec != 0x08) or count == 0 or raw[n - 5] != count:
+        return 0
+    table = _ARC_NUMPY
+    crc = 0
+    for i in range(8, n - 4):
+        crc = (crc >> 8) ^ table[(crc ^ raw[i]) & 0xFF]
+    if crc != ((raw[n - 4] << 24) | (raw[n - 3] << 16) | (raw[n - 2] << 8) | raw[n - 1]):
+        return 0
+    return int(count)
+
+
 class _ArcKernel:
     """:func:`_arc_kernel` compiled by numba (cached on disk by numba), or None where numba is missing or
     fails; :func:`crc16_arc` then runs the Python table loop.  A kernel call costs ~0.4 us for a short
@@ -246,6 +274,8 @@ class _ArcKernel:
 
     LOAD_AFTER: ClassVar[int] = 1000
     kernel: ClassVar[Callable[[bytes, Any], int] | None] = None
+    #: :func:`_avl_check_kernel` compiled, loaded with ``kernel``.
+    packet_check: ClassVar[Callable[[bytes], int] | None] = None
     table: ClassVar[Any] = None
     loaded: ClassVar[bool] = False
     calls: ClassVar[int] = 0
@@ -264,9 +294,16 @@ class _ArcKernel:
             for probe in (b"", b"123456789", bytes(range(256))):
                 if kernel(probe, table) != crc16_arc_reference(probe):
                     return None
+            global _ARC_NUMPY
+            _ARC_NUMPY = table
+            packet_check = numba.njit(cache=True, nogil=True)(_avl_check_kernel)
+            for probe in (b"\x08\x01\x01", bytes([CODEC_8_EXT, 2, *range(256), 2])):
+                packet = bytes(4) + len(probe).to_bytes(4) + probe + crc16_arc_reference(probe).to_bytes(4)
+                if packet_check(packet) != probe[1] or packet_check(packet[:-1] + bytes([packet[-1] ^ 1])):
+                    return None
         except Exception:  # numba missing or unable to compile: the Python loop serves
             return None
-        cls.kernel, cls.table = kernel, table
+        cls.kernel, cls.table, cls.packet_check = kernel, table, packet_check
         return kernel
 
 
@@ -482,10 +519,26 @@ def _flag(raw: bytes) -> bool:
     return _unsigned(raw) > 0
 
 
+#: How the layout plans (see :class:`_Layout`) apply a converter to the integer ``struct`` read: the value
+#: as it is, ``value > 0``, ``round(value * factor, 6)``, ``value / factor``.
+_OP_COPY: Final = 0
+_OP_FLAG: Final = 1
+_OP_SCALE: Final = 2
+_OP_DIVIDE: Final = 3
+#: ... and the alarm elements: the alarm ``name`` when the value is not zero; green driving's alarm by value.
+_OP_ALARM: Final = 4
+_OP_GREEN_DRIVING: Final = 5
+
+#: The converters a layout plan can apply to the integer instead of the bytes: converter -> (read signed,
+#: operation, factor); each gives what the converter gives on the bytes of that integer.
+_NUMERIC: dict[Callable[[bytes], AttributeValue], tuple[bool, int, float]] = {}
+
+
 def _scaled(factor: float, *, signed: bool = False) -> Callable[[bytes], float]:
     def convert(raw: bytes) -> float:
         return round((_signed(raw) if signed else _unsigned(raw)) * factor, 6)
 
+    _NUMERIC[convert] = (signed, _OP_SCALE, factor)
     return convert
 
 
@@ -508,7 +561,12 @@ def _alarm_if_set(name: str) -> IoHandler:
         if _flag(raw):
             record.alarm(name)
 
+    _ALARM_HANDLERS[handler] = name
     return handler
+
+
+#: The handlers made by :func:`_alarm_if_set`, with their alarm (a layout plan applies them to the integer).
+_ALARM_HANDLERS: dict[IoHandler, str] = {}
 
 
 _GREEN_DRIVING: Final[dict[int, str]] = {1: "hard_acceleration", 2: "hard_braking", 3: "hard_cornering"}
@@ -555,6 +613,18 @@ def _metres_to_km(raw: bytes) -> float:
 
 def _identity(raw: bytes) -> int:
     return _unsigned(raw)
+
+
+_NUMERIC.update(
+    {
+        int.from_bytes: (False, _OP_COPY, 1.0),
+        _identity: (False, _OP_COPY, 1.0),
+        _unsigned: (False, _OP_COPY, 1.0),
+        _signed: (True, _OP_COPY, 1.0),
+        _flag: (False, _OP_FLAG, 1.0),
+        _metres_to_km: (False, _OP_DIVIDE, 1000.0),
+    }
+)
 
 
 #: Raw values of a Dallas temperature IO (72-75) that are sensor states, not temperatures.
@@ -992,6 +1062,252 @@ def _read_fm_records_fast(
     return out if pos == end else None
 
 
+#: Attribute names a layout plan leaves to :meth:`_Record.finish` (it derives more attributes from them).
+_FINISHED_NAMES: Final = frozenset({"operator", "io195", "io196"})
+#: Layouts kept per (codec, FMB table, record size), and in all.
+_LAYOUTS_PER_KEY: Final = 4
+_LAYOUTS_MAX: Final = 512
+#: Below this many ms, ``datetime.fromtimestamp(ms / 1000, UTC)`` is exactly ``_EPOCH + timedelta(ms)``: the
+#: double nearest ms / 1000 is within half a microsecond of it below 2**33 s (a ULP there is 2**-20 s).
+_EXACT_FROM_TIMESTAMP_MS: Final = 2**33 * 1000
+_from_timestamp: Final = datetime.fromtimestamp
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """The shape of a codec 8/8E record (see :func:`_layout_of`): its size, which bytes hold counts and ids
+    (``mask``) and their values there (``expect``: the counts and ids fix every offset, so a record that
+    matches them is read as this one is).  Where every IO element is a plain attribute or an alarm element:
+    one ``struct`` that reads the header and every IO value, per value (attribute or alarm name, operation,
+    factor), and the generated function that builds the attributes; None where the record needs the
+    per-element reader."""
+
+    size: int
+    mask: int
+    expect: int
+    unpack: Callable[[bytes, int], tuple[int, ...]] | None
+    plan: tuple[tuple[str, int, float], ...]
+    #: The attributes from what ``unpack`` read: ``priority``, ``event``, then the plan in order.
+    attributes: Callable[[tuple[int, ...]], dict[str, AttributeValue]] | None
+
+
+class _Rounded(dict[int, float]):
+    """``round(value * factor, 6)`` by value, computed once (``round`` to digits costs ~0.2 us a call); the
+    values a device sends repeat (voltages, temperatures), and the cache is emptied when it grows large."""
+
+    LIMIT: ClassVar[int] = 65536
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def __missing__(self, value: int) -> float:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        rounded = self[value] = round(value * self.factor, 6)
+        return rounded
+
+
+_ROUNDED: dict[float, _Rounded] = {}
+
+_PLAN_EXPRESSIONS: Final[dict[int, str]] = {
+    _OP_COPY: "v[{index}]",
+    _OP_FLAG: "v[{index}] > 0",
+    _OP_SCALE: "r{slot}[v[{index}]]",
+    _OP_DIVIDE: "v[{index}] / {factor!r}",
+}
+
+
+def _attributes_builder(
+    plan: tuple[tuple[str, int, float], ...],
+) -> Callable[[tuple[int, ...]], dict[str, AttributeValue]]:
+    """One function building a layout's attributes, as the per-element reader and :meth:`_Record.finish`
+    build them: a dict display of the plain attributes (what assigning ``attrs[name]`` in order gives: a
+    repeated name keeps its first place and its last value), then ``alarm`` from the alarm elements that
+    are set, in element order (``join_alarms`` drops repeats, as :meth:`_Record.alarm` does).  Generated
+    from the plan: names are the IO tables' own (``repr``-quoted), factors their floats (``repr`` is exact)."""
+    items = ["'priority': v[1]", "'event': v[8]"]
+    alarms: list[str] = []
+    namespace: dict[str, Any] = {"__builtins__": {}, "join_alarms": join_alarms, "green": _GREEN_DRIVING}
+    for index, (name, op, factor) in enumerate(plan, start=9):
+        if op == _OP_ALARM:
+            alarms.append(f"    if v[{index}] > 0:\n        alarms.append({name!r})")
+        elif op == _OP_GREEN_DRIVING:
+            alarms.append(f"    if v[{index}] in green:\n        alarms.append(green[v[{index}]])")
+        else:
+            slot = len(namespace)
+            if op == _OP_SCALE:
+                namespace[f"r{slot}"] = _ROUNDED.setdefault(factor, _Rounded(factor))
+            items.append(f"{name!r}: " + _PLAN_EXPRESSIONS[op].format(index=index, factor=factor, slot=slot))
+    lines = ["def build(v):", "    a = {" + ", ".join(items) + "}"]
+    if alarms:
+        lines += ["    alarms = []", *alarms, "    if alarms:", "        a['alarm'] = join_alarms(*alarms)"]
+    lines.append("    return a")
+    exec("\n".join(lines), namespace)  # the source is built above from the IO tables
+    builder: Callable[[tuple[int, ...]], dict[str, AttributeValue]] = namespace["build"]
+    return builder
+
+
+_LAYOUTS: dict[tuple[int, bool, int], list[_Layout]] = {}
+_VALUE_CODES: Final[dict[tuple[int, bool], str]] = {
+    (1, False): "B",
+    (1, True): "b",
+    (2, False): "H",
+    (2, True): "h",
+    (4, False): "I",
+    (4, True): "i",
+    (8, False): "Q",
+    (8, True): "q",
+}
+
+
+def _layout_of(raw: bytes, pos: int, end: int, codec: int, table: dict[int, _Io]) -> _Layout | None:
+    """The layout of the codec 8/8E record at ``raw[pos:end]``, which must fill it; None where the record is
+    cut short or leaves bytes over or has variable-length elements.  A record with an element that needs
+    more than ``attrs[name] = convert(value)`` or an alarm when set (another handler, an attribute
+    :meth:`_Record.finish` reads) gets a layout without ``unpack`` and ``attributes``: the next record of
+    that shape goes to the per-element reader without being scanned again."""
+    wide = codec == CODEC_8_EXT
+    step = 2 if wide else 1
+    header = _FM_HEADER[codec]
+    fmt = [header.format[:-1], "x" * step]  # the total IO count is not read
+    mask = bytearray(header.size)
+    plan: list[tuple[str, int, float]] = []
+    plain = True
+    at = pos + header.size
+    for size in (1, 2, 4, 8):
+        if at + step > end:
+            return None
+        elements = int.from_bytes(raw[at : at + step])
+        at += step
+        fmt.append("x" * step)
+        mask += b"\xff" * step
+        for _ in range(elements):
+            if at + step + size > end:
+                return None
+            ident = int.from_bytes(raw[at : at + step])
+            at += step + size
+            io = table.get(ident)
+            if io is None or io.size != size:
+                name, signed, op, factor = f"io{ident}", size == 8, _OP_COPY, 1.0
+            elif io.handler in _ALARM_HANDLERS:
+                name, signed, op, factor = _ALARM_HANDLERS[io.handler], False, _OP_ALARM, 1.0
+            elif io.handler is _green_driving:
+                name, signed, op, factor = "", False, _OP_GREEN_DRIVING, 1.0
+            elif io.name is None or io.convert is None or io.convert not in _NUMERIC:
+                plain, name, signed, op, factor = False, "", False, _OP_COPY, 1.0
+            else:
+                name = io.name
+                signed, op, factor = _NUMERIC[io.convert]
+            plain = plain and name not in _FINISHED_NAMES
+            fmt.append("x" * step + _VALUE_CODES[size, signed])
+            mask += b"\xff" * step + bytes(size)
+            plan.append((name, op, factor))
+    if wide:
+        if at + 2 > end or raw[at] or raw[at + 1]:
+            return None  # variable-length elements: left to the per-element reader
+        at += 2
+        fmt.append("xx")
+        mask += b"\xff\xff"
+    if at != end:
+        return None
+    mask_int = int.from_bytes(mask)
+    expect = int.from_bytes(raw[pos:end]) & mask_int
+    if not plain:
+        return _Layout(end - pos, mask_int, expect, None, (), None)
+    steps = tuple(plan)
+    unpack = struct.Struct("".join(fmt)).unpack_from
+    return _Layout(end - pos, mask_int, expect, unpack, steps, _attributes_builder(steps))
+
+
+def _positions_by_layout(
+    raw: bytes,
+    start: int,
+    end: int,
+    codec: int,
+    count: int,
+    model: str | None,
+    device_id: str,
+    received_utc: datetime,
+    threshold: datetime,
+) -> list[DecodedMessage] | None:
+    """The messages of a codec 8/8E data field ``raw[start:end]`` whose ``count`` records share one size and
+    each match a known or learnt :class:`_Layout`, exactly as :func:`_read_fm_records_fast` and the fast
+    path build them; None where a record has no layout or a fix leaves the ranges the fast path takes."""
+    size, rest = divmod(end - start, count)
+    if rest:
+        return None
+    fmb = model is None or model in _FMB_MODELS  # is_fmb_model(model), without the call
+    key = (codec, fmb, size)
+    layouts = _LAYOUTS.get(key)
+    out: list[DecodedMessage] = []
+    pos = start
+    for _ in range(count):
+        layout = None
+        if layouts is not None:
+            word = int.from_bytes(raw[pos : pos + size])
+            for candidate in layouts:
+                if word & candidate.mask == candidate.expect:
+                    layout = candidate
+                    break
+        if layout is None:
+            layout = _layout_of(raw, pos, pos + size, codec, _FMB_TABLE if fmb else _COMMON_IO)
+            if layout is None:
+                return None
+            if layouts is None:
+                if len(_LAYOUTS) >= _LAYOUTS_MAX:
+                    _LAYOUTS.clear()
+                layouts = _LAYOUTS[key] = []
+            if len(layouts) >= _LAYOUTS_PER_KEY:
+                del layouts[-1]
+            layouts.insert(0, layout)
+        unpack, attributes = layout.unpack, layout.attributes
+        if unpack is None or attributes is None:
+            return None
+        values = unpack(raw, pos)
+        pos += size
+        ms, _, lon, lat, altitude, angle, satellites, speed = values[:8]
+        latitude = lat / 10_000_000.0
+        longitude = lon / 10_000_000.0
+        if not (-90.0 <= latitude <= 90.0 and -180.0 <= longitude <= 180.0 and speed <= 2000):
+            return None
+        if ms < _EXACT_FROM_TIMESTAMP_MS:
+            time_utc = _from_timestamp(ms / 1000, UTC)
+        else:
+            try:
+                time_utc = _EPOCH + timedelta(0, 0, 0, ms)
+            except OverflowError:
+                return None
+        attrs = attributes(values)
+        valid = satellites != 0
+        future = time_utc > threshold
+        position = assemble_position(
+            device_id,
+            PROTOCOL,
+            time_utc,
+            received_utc,
+            latitude,
+            longitude,
+            speed + 0.0,  # float(speed), without the call
+            angle % 360 + 0.0,
+            valid,
+            altitude + 0.0,
+            satellites,
+            None,
+            attrs,
+            ()
+            if valid and not future and (latitude or longitude)
+            else position_flags(valid, latitude, longitude, future),
+        )
+        kind = "alarm" if "alarm" in attrs else "location"
+        out.append(DecodedMessage(kind, device_id, position, None if out else _ACKS[count], raw, dict(attrs)))
+    return out
+
+
+#: The TCP acknowledgement of a packet of n records: n as a 4-byte integer.
+_ACKS: Final = tuple(n.to_bytes(4) for n in range(256))
+
+
 # -- codec 12 / 13 --------------------------------------------------------------------------------
 
 _AXLE_KEYS: Final = (
@@ -1170,33 +1486,45 @@ class TeltonikaDecoder(_TeltonikaBase):
         a bad CRC or length, an out-of-range fix) goes to :meth:`_decode_general`, which decodes it or
         names the error; where this path answers, the messages equal the general path's (tests compare
         them on every shared vector and on generated packets).
+
+        The frame checks run in one compiled call (:func:`_avl_check_kernel`) once the CRC kernel is
+        loaded (:func:`prepare_crc16_arc`, or after ``_ArcKernel.LOAD_AFTER`` packets), in Python before.
+        Records whose counts and ids match a known :class:`_Layout` of plain and alarm elements (learnt
+        from the first record of that shape; devices repeat their shape) are read by one ``struct`` call
+        and one generated function each (:func:`_positions_by_layout`); the others by the per-element
+        reader (:func:`_read_fm_records_fast`).
         """
-        n = len(raw)
         device_id = self._device_id
-        if (
-            n < AVL_OVERHEAD + MIN_DATA_LENGTH
-            or raw[:4] != b"\x00\x00\x00\x00"
-            or device_id is None
-            or self.extended
-            or type(received_utc) is not datetime
-            or received_utc.tzinfo is not UTC
-        ):
+        if device_id is None or self.extended or type(received_utc) is not datetime or received_utc.tzinfo is not UTC:
             return None
-        codec, count = raw[8], raw[9]
-        if (
-            (codec != CODEC_8_EXT and codec != CODEC_8)
-            or count == 0
-            or raw[n - 5] != count
-            or int.from_bytes(raw[4:8]) != n - AVL_OVERHEAD
-            or crc16_arc(raw[8 : n - 4]) != int.from_bytes(raw[n - 4 :])
-        ):
-            return None
-        records = _read_fm_records_fast(raw, 10, n - 5, codec, count, self.model)
-        if records is None:
-            return None
+        n = len(raw)
+        packet_check = _ArcKernel.packet_check
+        if packet_check is not None:  # the checks below in one compiled call
+            count = packet_check(raw)
+            if not count:
+                return None
+            codec = raw[8]
+        else:
+            if n < AVL_OVERHEAD + MIN_DATA_LENGTH or raw[:4] != b"\x00\x00\x00\x00":
+                return None
+            codec, count = raw[8], raw[9]
+            if (
+                (codec != CODEC_8_EXT and codec != CODEC_8)
+                or count == 0
+                or raw[n - 5] != count
+                or int.from_bytes(raw[4:8]) != n - AVL_OVERHEAD
+                or crc16_arc(raw[8 : n - 4]) != int.from_bytes(raw[n - 4 :])
+            ):
+                return None
         try:
             threshold = received_utc + future_tolerance(self.future_tolerance_s)
         except (OverflowError, TypeError, ValueError):
+            return None
+        by_layout = _positions_by_layout(raw, 10, n - 5, codec, count, self.model, device_id, received_utc, threshold)
+        if by_layout is not None:
+            return by_layout
+        records = _read_fm_records_fast(raw, 10, n - 5, codec, count, self.model)
+        if records is None:
             return None
         out: list[DecodedMessage] = []
         for record in records:

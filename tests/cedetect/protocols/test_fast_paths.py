@@ -605,3 +605,230 @@ def test_teltonika_fast_path_leaves_out_of_range_fixes_to_the_general_path() -> 
 def test_teltonika_fast_path_equals_general_path_on_generated_packets(packets: list[bytes], model: str | None) -> None:
     fast, general = TeltonikaDecoder(device_id=IMEI, model=model), TeltonikaDecoder(device_id=IMEI, model=model)
     assert_same_decoding(fast, general, packets)
+
+
+# -- Teltonika: the compiled packet check, layouts, times ----------------------------------------------
+
+
+def reference_packet_check(raw: bytes) -> int:
+    """What ``_avl_check_kernel`` must answer, spelled out in Python: the record count of a codec 8/8E TCP
+    packet that passes the frame checks, else 0."""
+    n = len(raw)
+    if n < 15 or raw[:4] != bytes(4) or int.from_bytes(raw[4:8]) != n - 12:
+        return 0
+    codec, count = raw[8], raw[9]
+    if codec not in (CODEC_8, CODEC_8_EXT) or count == 0 or raw[-5] != count:
+        return 0
+    return count if crc16_arc_reference(raw[8:-4]) == int.from_bytes(raw[-4:]) else 0
+
+
+@st.composite
+def lying_packets(draw: st.DrawFn) -> bytes:
+    """Packets whose length field, preamble, counts or CRC field lie in one byte, CRC recomputed or not."""
+    packet = bytearray(draw(teltonika_packets()))
+    index = draw(st.sampled_from([0, 3, 4, 5, 6, 7, 8, 9, len(packet) - 5, len(packet) - 4, len(packet) - 3]))
+    packet[index] ^= draw(st.sampled_from([0x01, 0x80, 0xFF]))
+    if draw(st.booleans()) and index >= 8:
+        packet[-4:] = crc16_arc_reference(packet[8:-4]).to_bytes(4)
+    return bytes(packet)
+
+
+@SETTINGS
+@given(raw=st.one_of(teltonika_packets(), lying_packets(), st.binary(max_size=40)))
+def test_teltonika_packet_check_kernel_equals_the_python_checks(raw: bytes) -> None:
+    assert prepare_crc16_arc()
+    kernel = teltonika._ArcKernel.packet_check
+    assert kernel is not None
+    assert kernel(raw) == reference_packet_check(raw), raw.hex()
+
+
+def test_teltonika_packet_check_kernel_reads_whole_length_and_crc_fields() -> None:
+    assert prepare_crc16_arc()
+    kernel = teltonika._ArcKernel.packet_check
+    assert kernel is not None
+    data = bytes([CODEC_8_EXT, 1]) + bytes(range(256)) * 2 + bytes([1])  # a length field above 255
+    packet = bytes(4) + len(data).to_bytes(4) + data + crc16_arc_reference(data).to_bytes(4)
+    assert kernel(packet) == 1
+    for index in (0, 4, 5, 6, 7, len(packet) - 4, len(packet) - 3, len(packet) - 2, len(packet) - 1):
+        for bit in (0x01, 0x80):
+            changed = bytearray(packet)
+            changed[index] ^= bit
+            assert kernel(bytes(changed)) == reference_packet_check(bytes(changed)) == 0
+
+
+@SETTINGS
+@given(packets=st.lists(st.one_of(teltonika_packets(), lying_packets()), min_size=1, max_size=3))
+def test_teltonika_fast_path_without_the_kernel_equals_general_path(packets: list[bytes]) -> None:
+    """Where numba is missing the fast path checks frames in Python: still the general path's answers."""
+    prepare_crc16_arc()
+    saved = teltonika._ArcKernel.packet_check
+    teltonika._ArcKernel.packet_check = None
+    try:
+        fast, general = TeltonikaDecoder(device_id=IMEI), TeltonikaDecoder(device_id=IMEI)
+        assert_same_decoding(fast, general, packets)
+    finally:
+        teltonika._ArcKernel.packet_check = saved
+
+
+#: IO ids the layouts read as plain attributes (FMB table), and ids of no table (kept as ``io<id>``).
+def _plain_ids(size: int) -> list[int]:
+    """Ids of ``size`` the layouts read: plain attributes, alarm elements, and ids of no table."""
+    table = teltonika._FMB_TABLE
+    plain = [
+        ident
+        for ident, io in table.items()
+        if io.size == size
+        and (
+            (io.convert in teltonika._NUMERIC and io.name not in teltonika._FINISHED_NAMES)
+            or io.handler in teltonika._ALARM_HANDLERS
+            or io.handler is teltonika._green_driving
+        )
+    ]
+    return [*sorted(plain), 500, 9999]
+
+
+_PLAIN_IDS: Final = {size: _plain_ids(size) for size in (1, 2, 4, 8)}
+
+
+@st.composite
+def plain_records(draw: st.DrawFn, codec: int, shape: int) -> bytes:
+    """A record whose IO elements are all plain attributes; records of one ``shape`` share their ids."""
+    rng = random.Random(shape)
+
+    def io_map(size: int) -> dict[int, int]:
+        ids = [i for i in _PLAIN_IDS[size] if codec == CODEC_8_EXT or i < 256]
+        chosen = rng.sample(ids, rng.randint(0, min(4, len(ids))))
+        values = st.one_of(st.integers(0, 3), st.integers(0, 2 ** (8 * size - (1 if size == 8 else 0)) - 1))
+        return {i: draw(values) for i in chosen}
+
+    return encode_record(
+        codec,
+        RecordToSend(
+            time_utc=draw(st.datetimes(min_value=EARLIEST, max_value=datetime(2300, 1, 1), timezones=st.just(UTC))),  # noqa: DTZ001
+            latitude=draw(st.floats(-90, 90)),
+            longitude=draw(st.floats(-180, 180)),
+            altitude_m=draw(st.integers(-1000, 9000)),
+            heading_deg=draw(st.integers(0, 359)),
+            satellites=draw(st.integers(0, 20)),
+            speed_kmh=draw(st.integers(0, 2000)),
+            priority=draw(st.integers(0, 2)),
+            event_id=draw(st.sampled_from([0, 21, 66, 200])),
+            io1=io_map(1),
+            io2=io_map(2),
+            io4=io_map(4),
+            io8=io_map(8),
+        ),
+    )
+
+
+@st.composite
+def plain_packets(draw: st.DrawFn) -> bytes:
+    codec = draw(st.sampled_from([CODEC_8, CODEC_8_EXT]))
+    shape = draw(st.integers(0, 12))
+    return build_avl_packet(codec, draw(st.lists(plain_records(codec, shape), min_size=1, max_size=4)))
+
+
+@SETTINGS
+@given(packets=st.lists(plain_packets(), min_size=1, max_size=4), model=st.sampled_from([None, "FMB130", "TAT100"]))
+def test_teltonika_layout_path_answers_plain_packets_as_the_general_path(
+    packets: list[bytes], model: str | None
+) -> None:
+    prepare_crc16_arc()
+    fast, general = TeltonikaDecoder(device_id=IMEI, model=model), TeltonikaDecoder(device_id=IMEI, model=model)
+    assert assert_same_decoding(fast, general, packets) == len(packets)
+    threshold = RECEIVED + timedelta(seconds=fast.future_tolerance_s)
+    for packet in packets:
+        by_layout = teltonika._positions_by_layout(
+            packet, 10, len(packet) - 5, packet[8], packet[9], model, IMEI, RECEIVED, threshold
+        )
+        assert by_layout is not None, "records of one shape and plain attributes take the layout path"
+        assert canonical(by_layout) == canonical(general._decode_general(packet, RECEIVED))
+
+
+def test_teltonika_layouts_tell_records_of_one_size_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    prepare_crc16_arc()
+    monkeypatch.setattr(teltonika, "_LAYOUTS", {})
+    base = RecordToSend(time_utc=T0, latitude=41.0, longitude=29.0, io2={66: 12_345})
+    variants = [
+        RecordToSend(time_utc=T0, latitude=41.0, longitude=29.0, io1={239: 1}, io2={66: 12_345}),
+        RecordToSend(time_utc=T0, latitude=41.0, longitude=29.0, io1={240: 1}, io2={66: 12_345}),
+        RecordToSend(time_utc=T0, latitude=41.0, longitude=29.0, io1={21: 3}, io2={67: 12_345}),
+        RecordToSend(time_utc=T0, latitude=41.0, longitude=29.0, io1={252: 1}, io2={66: 12_345}),  # an alarm
+        RecordToSend(time_utc=T0, latitude=41.0, longitude=29.0, io1={1: 1}, io2={66: 12_345}),  # an input
+        base,
+    ]
+    packets = [build_avl_packet(CODEC_8_EXT, [encode_record(CODEC_8_EXT, v)]) for v in variants]
+    packets += packets[::-1]  # each shape again, now from the cache
+    packets.append(build_avl_packet(CODEC_8_EXT, [encode_record(CODEC_8_EXT, v) for v in variants[:3]]))
+    fast, general = TeltonikaDecoder(device_id=IMEI), TeltonikaDecoder(device_id=IMEI)
+    assert assert_same_decoding(fast, general, packets) == len(packets)
+    kept = [layout for layouts in teltonika._LAYOUTS.values() for layout in layouts]
+    assert 0 < len(kept) <= 2 * teltonika._LAYOUTS_PER_KEY
+    assert any(layout.unpack is None for layout in kept), "the input record is left to the per-element reader"
+    alarm = fast.decode(packets[3], RECEIVED)
+    assert alarm[0].kind == "alarm"
+    assert alarm[0].attributes["alarm"] == "power_cut"
+
+
+def test_teltonika_layout_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    prepare_crc16_arc()
+    monkeypatch.setattr(teltonika, "_LAYOUTS", {})
+    monkeypatch.setattr(teltonika, "_LAYOUTS_MAX", 3)
+    decoder, general = TeltonikaDecoder(device_id=IMEI), TeltonikaDecoder(device_id=IMEI)
+    packets = [
+        build_avl_packet(
+            CODEC_8_EXT,
+            [
+                encode_record(
+                    CODEC_8_EXT,
+                    RecordToSend(time_utc=T0, latitude=1.0, longitude=2.0, io1=dict.fromkeys(range(500, 500 + k), 1)),
+                )
+            ],
+        )
+        for k in range(8)
+    ]
+    assert assert_same_decoding(decoder, general, packets) == len(packets)
+    assert len(teltonika._LAYOUTS) <= 3
+
+
+@SETTINGS
+@given(value=st.integers(-(2**63), 2**64 - 1), factor=st.sampled_from([0.001, 0.01, 0.1]))
+def test_rounded_cache_equals_round(value: int, factor: float) -> None:
+    cache = teltonika._Rounded(factor)
+    assert cache[value] == round(value * factor, 6)
+    assert cache[value] == round(value * factor, 6)  # from the cache
+
+
+def test_rounded_cache_is_emptied_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = teltonika._Rounded(0.001)
+    monkeypatch.setattr(teltonika._Rounded, "LIMIT", 10)
+    for value in range(25):
+        assert cache[value] == round(value * 0.001, 6)
+    assert len(cache) <= 10
+
+
+@SETTINGS
+@given(
+    ms=st.one_of(
+        st.integers(0, teltonika._EXACT_FROM_TIMESTAMP_MS - 1),
+        st.integers(0, 10**6).map(lambda d: teltonika._EXACT_FROM_TIMESTAMP_MS - 1 - d),
+    )
+)
+def test_from_timestamp_is_exact_below_the_bound(ms: int) -> None:
+    assert teltonika._from_timestamp(ms / 1000, UTC) == teltonika._EPOCH + timedelta(milliseconds=ms)
+    assert teltonika._from_timestamp(ms / 1000, UTC).tzinfo is UTC
+
+
+def test_teltonika_layout_path_reads_times_beyond_the_bound() -> None:
+    prepare_crc16_arc()
+    beyond = teltonika._EPOCH + timedelta(milliseconds=teltonika._EXACT_FROM_TIMESTAMP_MS + 1_234)
+    times = [beyond, datetime(9999, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC)]
+    packets = [
+        build_avl_packet(
+            CODEC_8, [encode_record(CODEC_8, RecordToSend(time_utc=t, latitude=1.0, longitude=2.0, io1={21: 2}))]
+        )
+        for t in times
+    ]
+    fast, general = TeltonikaDecoder(device_id=IMEI), TeltonikaDecoder(device_id=IMEI)
+    assert assert_same_decoding(fast, general, packets) == len(packets)
+    assert [m.position.time_utc for p in packets for m in fast.decode(p, RECEIVED) if m.position] == times
