@@ -6,7 +6,10 @@ Real declarations from the customs dataset, one per request, sent one at a time 
 in-process (httpx ASGI transport, with the app's lifespan: pool, listener, fusion worker) on a fresh
 database of the PostgreSQL that ``scripts/test.sh`` starts (CEDETECT_TEST_DATABASE_URL):
 
-* baseline: ``Scorer.score([declaration])`` called directly (the model and profile work alone);
+* baseline: ``Scorer.score([declaration])`` called directly (the model and profile work alone: the
+  single-declaration path, no frame);
+* the same declaration through the frame path (``Scorer.score_frame(to_frame([declaration]))``, what
+  ``Scorer.score`` did for one declaration before the single path), for comparison;
 * ``POST /api/v1/risk/score``: validation, scoring and JSON, nothing stored;
 * ``POST /api/v1/declarations``: the same plus the upsert of the declaration and its score.
 
@@ -44,7 +47,7 @@ def _percentiles(samples_s: list[float]) -> tuple[float, float, float]:
 def _line(name: str, samples_s: list[float], base_p99: float | None = None) -> str:
     p50, p99, worst = _percentiles(samples_s)
     ratio = "" if base_p99 is None else f"   p99 x{p99 / base_p99:.2f} baseline"
-    return f"{name:<38} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   max {worst:7.2f} ms{ratio}"
+    return f"{name:<42} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   max {worst:7.2f} ms{ratio}"
 
 
 async def _timed(n: int, call: Callable[[int], Awaitable[None]]) -> list[float]:
@@ -57,6 +60,7 @@ async def _timed(n: int, call: Callable[[int], Awaitable[None]]) -> list[float]:
 
 
 async def run(url: str, declarations: list[Declaration], warmup: int) -> dict[str, list[float]]:
+    from risk.features import to_frame
     from risk.scoring import Scorer
     from server.app import create_app
 
@@ -67,9 +71,16 @@ async def run(url: str, declarations: list[Declaration], warmup: int) -> dict[st
     async def direct(i: int) -> None:
         scorer.score([declarations[i]])
 
+    async def framed(i: int) -> None:
+        scorer.score_frame(to_frame(declarations[i : i + 1]), explain="all", declarations=declarations[i : i + 1])
+
     for i in range(min(warmup, n)):
         await direct(i)
-    results = {"baseline: Scorer.score([one]) directly": await _timed(n, direct)}
+        await framed(i)
+    results = {
+        "baseline: Scorer.score([one]) directly": await _timed(n, direct),
+        "frame path: score_frame(to_frame([one]))": await _timed(n, framed),
+    }
 
     app = create_app(url)
     async with app.router.lifespan_context(app):
@@ -112,6 +123,7 @@ def main() -> int:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(f"{len(declarations)} real declarations, one per request, sequential")
+    print(f"machine: {os.cpu_count()} cores, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     names = list(results)
     base_p99 = _percentiles(results[names[0]])[1]
     print(_line(names[0], results[names[0]]))

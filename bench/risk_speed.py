@@ -8,7 +8,8 @@ Real declarations: the shared validation months, repeated to ``--rows``.  Measur
   for the rows outside the green lane (LightGBM ``pred_contrib``);
 * baseline 1: the paper's plain LightGBM (label-encoded raw columns + value per kg, 500 trees of 63
   leaves, trained here on the shared 2020 file): its feature building and prediction on the same rows;
-* baseline 2: ``Scorer.score`` one declaration at a time (what an API call does), on 300 rows.
+* baseline 2: ``Scorer.score`` one declaration at a time (what an API call does: the single-declaration
+  path, no frame), on 300 rows.
 
 Prints declarations/s for each, and the ratio of the batch path to each baseline.  Best of ``--repeat``.
 """
@@ -16,6 +17,7 @@ Prints declarations/s for each, and the ratio of the batch path to each baseline
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -68,6 +70,7 @@ def main() -> int:
     single_rate = best_rate(len(sample), lambda: [scorer.score([d]) for d in sample], 1)
 
     print(f"{len(frame)} real declarations (the shared validation months, repeated), model {scorer.model.version}")
+    print(f"machine: {os.cpu_count()} cores, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"{'Scorer.score_frame, no explanations':<58} {rate:>12,.0f} /s   goal {GOAL_PER_S:,} /s")
     print(f"{'Scorer.score_frame, reasons for non-green rows':<58} {explained:>12,.0f} /s")
     print(f"{'baseline: plain LightGBM (label encoding + predict)':<58} {plain_rate:>12,.0f} /s")

@@ -149,9 +149,11 @@ def fingerprint(paths: Sequence[Path]) -> str:
 
 # --- encodings ----------------------------------------------------------------------------------------
 def hs6_numbers(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
-    """HS6 codes as integers (-1 where not six digits)."""
-    values = pd.to_numeric(frame["hs6_code"], errors="coerce").to_numpy(dtype=float)
-    return np.where(np.isfinite(values), values, -1).astype(np.int64)
+    """HS6 codes as integers (-1 where not a number).  Parsed once per distinct code (a few thousand)."""
+    codes, uniques = pd.factorize(frame["hs6_code"], use_na_sentinel=True)
+    values = pd.to_numeric(pd.Series(np.asarray(uniques, dtype=object)), errors="coerce").to_numpy(dtype=float)
+    numbers = np.where(np.isfinite(values), values, -1).astype(np.int64)
+    return np.where(codes >= 0, numbers[codes] if len(numbers) else -1, -1).astype(np.int64)
 
 
 def _field_values(frame: pd.DataFrame, name: str, hs6: npt.NDArray[np.int64] | None = None) -> Any:

@@ -259,3 +259,54 @@ def test_lanes_and_the_random_draw() -> None:
     mixed = random_draw(["ünï", ids[5]], "salt")  # a non-ASCII id takes the slow path, same values
     assert 0.0 <= mixed[0] < 1.0
     assert mixed[1] == draws[5]
+
+
+MASK_CHECK_PROFILES = """
+- id: all_kinds
+  name: Every indicator kind
+  rationale: Covers each vectorised indicator for the text fast path versus pandas strings.
+  lane: yellow
+  threshold: 4
+  valid_from: 2020-06-01
+  valid_until: 2021-01-10
+  indicators:
+    - {name: chapter, kind: hs_prefix, prefixes: ["84", "8517", "620822"]}
+    - {name: origin, kind: field_in, field: country_of_origin, values: [CN, VN]}
+    - {name: cheap, kind: value_per_kg_vs_hs, below_ratio: 0.5, above_ratio: 4}
+    - {name: new_importer, kind: first_time, field: importer_id}
+    - {name: new_seller, kind: first_time, field: seller_id}
+    - {name: record, kind: prior_fraud, field: declarant_id, min_fraud: 2}
+    - {name: routed, kind: fields_differ}
+    - {name: no_seller, kind: missing, field: seller_id}
+    - {name: no_courier, kind: missing, field: courier_id}
+    - {name: no_route, kind: missing, field: route}
+    - {name: heavy, kind: range, field: net_mass_kg, at_least: 100}
+"""
+
+
+def test_text_columns_and_pandas_strings_give_the_same_masks(shared_data: Path, tmp_path: Path) -> None:
+    """The indicators' text fast path (string or object columns of str) agrees with the row-by-row path."""
+    train = read_frame(head_lines(shared_data / TRAIN, tmp_path / "train.csv", 3000, step=5))
+    frame = read_frame(head_lines(shared_data / VALID, tmp_path / "valid.csv", 600, step=3))
+    frame.loc[frame.index[::7], "seller_id"] = None
+    frame.loc[frame.index[1::11], "courier_id"] = np.nan
+    frame.loc[frame.index[2::13], "country_of_departure"] = None
+    frame.loc[frame.index[3::17], "hs6_code"] = None
+    frame.loc[frame.index[4::19], "importer_id"] = ""
+    objects, categories = frame.copy(), frame.copy()
+    for name in ("hs6_code", "date", "seller_id", "courier_id", "importer_id", "country_of_departure"):
+        objects[name] = objects[name].astype(object)  # object columns of str: the fast path too
+        categories[name] = categories[name].astype("category")  # not text: the row-by-row path
+    profiles = ProfileSet(load_profiles(MASK_CHECK_PROFILES), history=History.fit(train))
+    fast, reference = profiles.evaluate_frame(frame), profiles.evaluate_frame(categories)
+    for a, b in zip(profiles.evaluate_frame(objects), fast, strict=True):
+        assert all(np.array_equal(a.fired[name], b.fired[name]) for name in a.fired)
+    for a, b in zip(fast, reference, strict=True):
+        assert np.array_equal(a.hit, b.hit)
+        assert np.array_equal(a.random, b.random)
+        assert a.fired.keys() == b.fired.keys()
+        for name in a.fired:
+            assert np.array_equal(a.fired[name], b.fired[name]), name
+            assert a.fired[name].any(), name
+        assert 0 < a.hit.sum() < len(frame)
+    assert not fast[0].hit[frame["date"].to_numpy(dtype=str) > "2021-01-10"].any()
