@@ -182,6 +182,9 @@ class VisionSettings(BaseSettings):
     #: When the detector's boxes yield no valid read at all, read the whole frame with the text detector and
     #: keep only strict matches (a fixed-layout plate format, a right ISO 6346 check digit).
     full_frame_fallback: bool = True
+    #: The fallback's text detector sees the frame scaled to at most this many pixels on its longer side
+    #: (cost grows with the area; 0: rapidocr's default, the short side scaled to 736 px).
+    full_frame_max_side_px: int = Field(default=640, ge=0, le=4096)
 
 
 class CameraSettings(BaseSettings):

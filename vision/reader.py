@@ -158,6 +158,8 @@ class Reader:
         }
         if crop:  # crops are small: text detection at their own size (at most 640 px), not enlarged to 736
             params |= {"Det.limit_type": "max", "Det.limit_side_len": 640}
+        elif self.settings.full_frame_max_side_px:  # the whole frame, scaled down: cost grows with the area
+            params |= {"Det.limit_type": "max", "Det.limit_side_len": self.settings.full_frame_max_side_px}
         return params
 
     def read(self, image_bgr: npt.NDArray[np.uint8]) -> list[Read]:
@@ -166,24 +168,34 @@ class Reader:
             raise ImageError("bad_array", f"expected HxWx3 uint8 BGR, got {image_bgr.shape} {image_bgr.dtype}")
         found = self.detector.detect(image_bgr)
         reads: list[Read] = []
+        plates = []  # (crop, box, detector score) of every plate box
         for i in range(found.count):
-            cls = int(found.classes[i])
-            det_score = float(found.scores[i])
-            if cls == 0:
+            if int(found.classes[i]) == 0:
                 crop, box = _crop(image_bgr, found.boxes[i], *_PADDING[0])
-                read = self._read_plate(crop, box, det_score) if crop is not None else None
-            else:
-                # a detection may hold only part of a code (owner code and serial are often apart, split by
-                # locking rods): read a generous region around it; the check digit picks the code out
-                x1, y1, x2, y2 = (float(v) for v in found.boxes[i])
-                reach = max(0.3, 4.0 * (y2 - y1) / max(x2 - x1, 1.0))
-                crop, box = _crop(image_bgr, found.boxes[i], reach, 1.0)
-                read = self._read_container(crop, box, det_score) if crop is not None else None
+                if crop is not None:
+                    plates.append((crop, box, float(found.scores[i])))
+        # one-line plate crops: the recogniser alone, all of the frame's crops in one batched call
+        one_line = [k for k, (crop, _, _) in enumerate(plates) if _one_line(crop)]
+        recognised = dict(zip(one_line, self._recognise([plates[k][0] for k in one_line]), strict=True))
+        for k, (crop, box, det_score) in enumerate(plates):
+            plate = self._read_plate(crop, box, det_score, recognised.get(k))
+            if plate is not None:
+                reads.append(plate)
+        for i in range(found.count):
+            if int(found.classes[i]) != 1:
+                continue
+            # a detection may hold only part of a code (owner code and serial are often apart, split by
+            # locking rods): read a generous region around it; the check digit picks the code out
+            x1, y1, x2, y2 = (float(v) for v in found.boxes[i])
+            reach = max(0.3, 4.0 * (y2 - y1) / max(x2 - x1, 1.0))
+            crop, box = _crop(image_bgr, found.boxes[i], reach, 1.0)
+            read = self._read_container(crop, box, float(found.scores[i])) if crop is not None else None
             if read is not None:
                 reads.append(read)
         h, w = image_bgr.shape[:2]
-        # the frame engine enlarges the short side to 736 px: not for slivers, which would explode in size
-        frame_ok = min(h, w) >= 32 and max(h, w) <= 8 * min(h, w)
+        # rapidocr's default frame scaling enlarges the short side to 736 px: not for slivers, which would
+        # explode in size (a bounded longer side, ``full_frame_max_side_px``, never enlarges)
+        frame_ok = min(h, w) >= 32 and (self.settings.full_frame_max_side_px > 0 or max(h, w) <= 8 * min(h, w))
         if self.settings.full_frame_fallback and frame_ok and not any(r.valid for r in reads):
             reads.extend(self._read_full_frame(image_bgr, plates=True, containers=True))
         best: dict[tuple[str, str], Read] = {}
@@ -259,13 +271,40 @@ class Reader:
             lines.append(_Line(str(text), float(score), box))
         return lines
 
-    def _read_plate(self, crop: npt.NDArray[np.uint8], box: tuple[int, int, int, int], det_score: float) -> Read | None:
+    def _recognise(self, crops: Sequence[npt.NDArray[np.uint8]]) -> list[list[_Line]]:
+        """The recognition model alone (no text detector, no classifier) on whole crops, batched."""
+        if not crops:
+            return []
+        result: Any = self._ocr.recognize_txt(list(crops))
+        texts = getattr(result, "txts", None) or ()
+        scores = getattr(result, "scores", None) or ()
+        out: list[list[_Line]] = []
+        for k, crop in enumerate(crops):
+            text = str(texts[k]) if k < len(texts) and texts[k] else ""
+            if not grammars.normalise(text):
+                out.append([])
+                continue
+            h, w = crop.shape[:2]
+            out.append([_Line(text, float(scores[k]), (0.0, 0.0, float(w), float(h)))])
+        return out
+
+    def _read_plate(
+        self,
+        crop: npt.NDArray[np.uint8],
+        box: tuple[int, int, int, int],
+        det_score: float,
+        recognised: list[_Line] | None = None,
+    ) -> Read | None:
+        """``recognised``: the recogniser's lines for a one-line crop when already run (batched)."""
         candidates: list[tuple[grammars.PlateText, str, float]] = []
-        h, w = crop.shape[:2]
-        if h / max(w, 1) < 0.5:  # one-line plate: the recogniser alone
-            for line in self._lines(crop, detect=False):
-                candidates.append((grammars.validate(line.text, self.grammar_order), line.text, line.score))
-        if not any(c[0].valid for c in candidates):
+        if recognised is None and _one_line(crop):  # one-line plate: the recogniser alone
+            recognised = self._recognise([crop])[0]
+        for line in recognised or ():
+            candidates.append((grammars.validate(line.text, self.grammar_order), line.text, line.score))
+        # Two-line plates, and one-line reads that fit only a loose format: the text detector as well, which
+        # trims what the recogniser alone reads into the text (the EU band's country letters, emblems and
+        # stickers between the character groups); a fixed-layout read from either path then wins.
+        if not any(c[0].valid and _specificity(c[0]) for c in candidates):
             lines = _reading_order(self._lines(crop, detect=True))
             for line in lines:
                 candidates.append((grammars.validate(line.text, self.grammar_order), line.text, line.score))
@@ -347,6 +386,12 @@ def _container_variants(crop: npt.NDArray[np.uint8]) -> Iterator[npt.NDArray[np.
     yield np.ascontiguousarray(255 - cv2.cvtColor(equalised, cv2.COLOR_GRAY2BGR))
     enlarged = cv2.resize(equalised, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
     yield np.ascontiguousarray(cv2.cvtColor(enlarged, cv2.COLOR_GRAY2BGR))
+
+
+def _one_line(crop: npt.NDArray[np.uint8]) -> bool:
+    """A crop wide enough to hold one line of text (a two-line plate or code needs the text detector)."""
+    h, w = crop.shape[:2]
+    return bool(h / max(w, 1) < 0.5)
 
 
 def _specificity(plate: grammars.PlateText) -> int:

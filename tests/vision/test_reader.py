@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from cedetect.config import VisionSettings
-from vision.datasets import load_containers, plate_split
-from vision.reader import ImageError, Read, Reader, load_image
+from vision.datasets import LabelledImage, load_containers, plate_split
+from vision.reader import _PADDING, ImageError, Read, Reader, _crop, load_image
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +62,9 @@ def test_plates_on_the_eval_split(reader: Reader, shared_data: Path) -> None:
         plates = [r for r in reader.read(load_image(item.path)) if r.kind == "plate"]
         found += any(_iou(r.box_xyxy, item.box_xyxy) >= 0.5 for r in plates)
         exact += bool(plates) and plates[0].text == item.text
-    # measured with the shipped model: 27/32 found by the detector, 29/32 read exactly (bench/vision_accuracy.py)
+    # measured with the shipped model: 27/32 found by the detector, 31/32 read exactly (bench/vision_accuracy.py)
     assert found >= 0.8 * len(scenes), (found, len(scenes))
-    assert exact >= 0.8 * len(scenes), (exact, len(scenes))
+    assert exact >= 0.9 * len(scenes), (exact, len(scenes))
 
 
 def test_container_codes_on_real_photos(reader: Reader, shared_data: Path) -> None:
@@ -97,5 +97,57 @@ def test_bad_arrays_are_refused(reader: Reader) -> None:
 
 
 def test_tiny_and_odd_shaped_frames_do_not_crash(reader: Reader) -> None:
-    for shape in ((1, 1, 3), (3, 2000, 3), (2000, 3, 3), (31, 33, 3)):
+    for shape in ((1, 1, 3), (3, 2000, 3), (2000, 3, 3), (31, 33, 3), (40, 4000, 3), (4000, 40, 3), (48, 1200, 3)):
         assert isinstance(reader.read(np.zeros(shape, np.uint8)), list)
+
+
+def _eval_item(shared_data: Path, text: str) -> LabelledImage:
+    _, evaluation = plate_split(shared_data)
+    return next(item for item in evaluation if item.text == text)
+
+
+def test_batched_recognition_matches_one_crop_at_a_time(reader: Reader, shared_data: Path) -> None:
+    """The recogniser on several plate crops in one call reads each as it does alone."""
+    _, evaluation = plate_split(shared_data)
+    crops = []
+    for item in [item for item in evaluation if item.box_xyxy is not None][:5]:
+        crop, _ = _crop(load_image(item.path), np.asarray(item.box_xyxy, np.float32), *_PADDING[0])
+        assert crop is not None
+        crops.append(crop)
+    batched = reader._recognise(crops)
+    alone = [reader._recognise([crop])[0] for crop in crops]
+    assert [[line.text for line in lines] for lines in batched] == [[line.text for line in lines] for lines in alone]
+    assert sum(bool(lines) for lines in batched) >= 4
+    assert reader._recognise([]) == []
+
+
+@pytest.mark.parametrize(
+    ("label", "what"),
+    [("RK867AD", "the EU band's country letters (SK) read into the text"), ("BZM2227", "a sticker read as a digit")],
+)
+def test_loose_reads_are_rechecked_with_the_text_detector(
+    reader: Reader, shared_data: Path, label: str, what: str
+) -> None:
+    """A one-line read that fits only a loose format is read again with the text detector, which trims
+    what is not part of the plate; the fixed-layout read wins."""
+    item = _eval_item(shared_data, label)
+    plates = [r for r in reader.read(load_image(item.path)) if r.kind == "plate"]
+    assert plates, what
+    assert plates[0].text == label, (what, plates[0].raw_text)
+    assert plates[0].valid
+
+
+def test_full_frame_fallback_at_a_bounded_size(shared_data: Path) -> None:
+    """A frame the detector finds nothing in: the fallback reads it with the frame scaled to 640 px at most;
+    with the fallback off there is no read."""
+    item = _eval_item(shared_data, "PVX0095")
+    image = load_image(item.path)
+    bounded = Reader(VisionSettings(threads=1, full_frame_max_side_px=640))
+    assert bounded.detector.detect(image).count == 0  # so the read below comes from the fallback
+    assert bounded._ocr_params(crop=False)["Det.limit_side_len"] == 640
+    assert [r.text for r in bounded.read(image) if r.kind == "plate" and r.valid] == ["PVX0095"]
+    off = Reader(VisionSettings(threads=1, full_frame_fallback=False))
+    assert [r for r in off.read(image) if r.valid] == []
+    assert "Det.limit_side_len" not in Reader(VisionSettings(threads=1, full_frame_max_side_px=0))._ocr_params(
+        crop=False
+    )
