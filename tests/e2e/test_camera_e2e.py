@@ -22,6 +22,7 @@ from tests.support import free_port, wait_for
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.mqtt]
 
 PHOTO = "images/fast_alpr/test_image.png"
+CONTAINER_PHOTO = "images/alimustoofaa/2010141712555080810.jpg"  # CMAU0051548, read in every frame
 
 
 def http_get(url: str) -> bytes:
@@ -37,11 +38,13 @@ def health_ok(url: str) -> bool:
         return False
 
 
-def test_simulated_camera_feed_becomes_a_stored_plate_read(
+def test_simulated_camera_feed_becomes_stored_plate_and_container_reads(
     tmp_path: Path, database_url: str, mqtt_broker: tuple[str, int], shared_data: Path
 ) -> None:
     labels = json.loads((shared_data / "plates" / "labels.json").read_text())
     expected = next(r["plate_text"] for r in labels if r["file"] == PHOTO)
+    container_labels = json.loads((shared_data / "containers" / "labels.json").read_text())
+    expected_code = next(r["container_code"] for r in container_labels if r["file"] == CONTAINER_PHOTO)
     server_port = free_port()
     site = f"e2e{uuid.uuid4().hex[:6]}"
     evidence = tmp_path / "evidence"
@@ -74,7 +77,8 @@ def test_simulated_camera_feed_becomes_a_stored_plate_read(
 
         sim = Service(
             "sim-camera",
-            ["sim", "camera", "--images", str(shared_data / "plates" / PHOTO), "--camera-id", "gate-1",
+            ["sim", "camera", "--images", str(shared_data / "plates" / PHOTO),
+             str(shared_data / "containers" / CONTAINER_PHOTO), "--camera-id", "gate-1",
              "--site", site, "--frames", "4", "--fps", "4", "--speedup", "1", "--corrupt-every", "2"],
             env,
             tmp_path,
@@ -89,7 +93,7 @@ def test_simulated_camera_feed_becomes_a_stored_plate_read(
                     "SELECT camera_id, site, kind, text, frames, crop_sha256, confidence FROM detections"
                 ).fetchall()
 
-        rows = wait_for(stored, timeout_s=180)
+        rows = wait_for(lambda: [r for r in stored() if r[2] == "container"] and stored(), timeout_s=180)
         wait_for(lambda: "rejected" in edge.log(), timeout_s=30)
         with psycopg.connect(database_url) as conn:
             quarantined = conn.execute("SELECT reason, device_id, protocol FROM quarantine").fetchall()
@@ -113,7 +117,15 @@ def test_simulated_camera_feed_becomes_a_stored_plate_read(
     assert len(detections) == 1
     assert detections[0]["crop_url"] == f"/api/v1/evidence/{crop_sha256}"
     assert served == crop
+    # the container passage (4 frames, 2 of them corrupt): its ISO 6346 code, check digit valid
+    containers = [r for r in rows if r[2] == "container"]
+    assert expected_code in [r[3] for r in containers]
+    with psycopg.connect(database_url) as conn:
+        valid_codes = conn.execute(
+            "SELECT text, check_digit_ok FROM detections WHERE kind = 'container' AND valid"
+        ).fetchall()
+    assert valid_codes == [(expected_code, True)]
     # the corrupt frames: dead letters from the camera input, quarantined with a named reason
-    assert len(quarantined) == 2
+    assert len(quarantined) == 4
     assert {(r[1], r[2]) for r in quarantined} == {("gate-1", "camera")}
     assert all(isinstance(r[0], str) and r[0] for r in quarantined)
