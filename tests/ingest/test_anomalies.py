@@ -8,7 +8,6 @@ batch scorer (``tracking.batch``) finds on the same fixes: the same ids, so live
 from __future__ import annotations
 
 import math
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ from cedetect.config import AnomalySettings, DatabaseSettings, IngestSettings, M
 from cedetect.models import Anomaly, Position, PositionFlag
 from geofence.zones import Zone, parse_zones
 from ingest.service import IngestService
+from tests.ingest.running import Running
 from tests.support import wait_for
 from tracking.anomalies import Context
 from tracking.batch import score_tracks
@@ -107,23 +107,6 @@ def publish(client: mqtt.Client, site: str, positions: Sequence[Position]) -> No
     ]
     for info in infos:
         info.wait_for_publish(10)
-
-
-class Running:
-    def __init__(self, service: IngestService) -> None:
-        self.service = service
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=service.run, args=(self.stop,), daemon=True)
-
-    def __enter__(self) -> IngestService:
-        self.thread.start()
-        assert self.service.subscribed.wait(20), "ingest did not subscribe"
-        return self.service
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(20)
-        assert not self.thread.is_alive()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from cedetect.config import DatabaseSettings, IngestSettings, MqttSettings
 from cedetect.models import Position
 from ingest.service import IngestService
+from tests.ingest.running import Running
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mqtt]
@@ -44,23 +45,6 @@ def position(device: str, i: int) -> bytes:
         .model_dump_json()
         .encode()
     )
-
-
-class Running:
-    def __init__(self, service: IngestService) -> None:
-        self.service = service
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=service.run, args=(self.stop,), daemon=True)
-
-    def __enter__(self) -> IngestService:
-        self.thread.start()
-        assert self.service.subscribed.wait(20), "ingest did not subscribe"
-        return self.service
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(20)
-        assert not self.thread.is_alive()
 
 
 @pytest.fixture
