@@ -257,7 +257,9 @@ def demo_declarations(
 
     The smuggler gets the critical-fraud row and the second photo's plate, expected at ``site``; the next
     truck a clean row and the first photo's plate, but expected at Kapikoy (read at ``site``, so fusion
-    finds it at an unexpected post); the others clean rows, expected at ``site``.  Each is expected from
+    finds it at an unexpected post); the others clean rows, expected at ``site`` when their route passes it
+    and at no particular post otherwise (a truck on another route passes other posts: declaring ``site``
+    for it would make every one of its honest arrivals an alarm).  Each is expected from
     ``EXPECTED_BEFORE`` ago to ``EXPECTED_AFTER`` from now.
     """
     from cedetect.declarations import CSV_COLUMNS
@@ -274,7 +276,7 @@ def demo_declarations(
                 others[i] if i < len(others) else None,
                 row,
                 0 if i == 0 else i + 1,
-                "border-post-kapikoy" if i == 0 else site,
+                "border-post-kapikoy" if i == 0 else _post_on_route(others[i] if i < len(others) else None, site),
             )
         )
     out: list[dict[str, str]] = []
@@ -293,6 +295,13 @@ def demo_declarations(
         )
         out.append(record)
     return out
+
+
+def _post_on_route(truck: SimTruck | None, site: str) -> str:
+    """``site`` when the truck's route passes it (route ids name their posts: ``e80-e90-kapikule-habur``)."""
+    if truck is None:
+        return site
+    return site if site.removeprefix("border-post-") in truck.route_id.split("-") else ""
 
 
 def write_declarations_csv(path: Path, rows: list[dict[str, str]]) -> None:

@@ -177,6 +177,7 @@ def test_demo_declarations_are_real_rows_tied_to_the_trucks_and_the_photos(tmp_p
     assert other.vehicle_plate == photos[0].plate
     assert other.expected_post == "border-post-kapikoy"  # read at Habur: an unexpected post
     assert by_tracker["350001000000020"].vehicle_plate == photos[2].plate
+    assert by_tracker["350001000000020"].expected_post is None  # its route (Sarp-Gurbulak) does not pass Habur
     for decl in declarations:
         assert decl.expected_from_utc is not None
         assert decl.expected_until_utc is not None
