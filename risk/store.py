@@ -19,6 +19,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from cedetect.declarations import Declaration
+from cedetect.storage import where_filters
 from risk.fusion import declaration_keys, fuzzy_keys
 
 #: Declaration fields stored as columns, in the table's order.
@@ -178,27 +179,18 @@ async def alist_declarations(
     limit: int = 100,
 ) -> list[dict[str, Any]]:
     """Declarations with their latest score, highest score first (unscored ones last)."""
-    where: list[sql.Composable] = []
-    params: list[Any] = []
-    if lane is not None:
-        where.append(sql.SQL("s.lane = %s"))
-        params.append(lane)
-    if min_score is not None:
-        where.append(sql.SQL("s.risk_score >= %s"))
-        params.append(min_score)
-    if since is not None:
-        where.append(sql.SQL("d.date >= %s"))
-        params.append(since)
-    if until is not None:
-        where.append(sql.SQL("d.date <= %s"))
-        params.append(until)
+    where, params = where_filters(
+        ("s.lane = %s", lane),
+        ("s.risk_score >= %s", min_score),
+        ("d.date >= %s", since),
+        ("d.date <= %s", until),
+    )
     query = sql.SQL(
         "SELECT {cols}, s.model_version, s.risk_score, s.lane, s.reasons, s.scored_utc FROM declarations d"
         " LEFT JOIN LATERAL (SELECT * FROM risk_scores r WHERE r.declaration_id = d.declaration_id"
         " ORDER BY r.scored_utc DESC, r.model_version LIMIT 1) s ON true"
     ).format(cols=sql.SQL(", ").join(sql.Identifier("d", c) for c in DECLARATION_FIELDS))
-    if where:
-        query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where)
+    query += where
     query += sql.SQL(" ORDER BY s.risk_score DESC NULLS LAST, d.declaration_id LIMIT %s")
     params.append(limit)
     async with conn.cursor(row_factory=dict_row) as cur:

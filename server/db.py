@@ -13,7 +13,7 @@ from psycopg.rows import TupleRow, dict_row
 from pydantic import ValidationError
 
 from cedetect.models import UNPLACEABLE_FLAGS, Alert
-from cedetect.storage import ALERT_COLUMNS, POSITION_COLUMNS, alert_from_row
+from cedetect.storage import ALERT_COLUMNS, POSITION_COLUMNS, alert_from_row, where_filters
 
 log = logging.getLogger(__name__)
 
@@ -42,24 +42,14 @@ async def fetch_alerts(
     limit: int = 100,
 ) -> list[Alert]:
     """Alerts whose event time (``time_utc``) is in ``[since, until)``, newest first."""
-    where: list[sql.Composable] = []
-    params: list[object] = []
-    if since is not None:
-        where.append(sql.SQL("time_utc >= %s"))
-        params.append(since)
-    if until is not None:
-        where.append(sql.SQL("time_utc < %s"))
-        params.append(until)
-    if kind is not None:
-        where.append(sql.SQL("kind = %s"))
-        params.append(kind)
-    if severity is not None:
-        where.append(sql.SQL("severity = %s"))
-        params.append(severity)
-    if device_id is not None:
-        where.append(sql.SQL("device_ids @> ARRAY[%s]::text[]"))
-        params.append(device_id)
-    query = _ALERT_SELECT + _where(where) + sql.SQL(" ORDER BY time_utc DESC, alert_id LIMIT %s")
+    where, params = where_filters(
+        ("time_utc >= %s", since),
+        ("time_utc < %s", until),
+        ("kind = %s", kind),
+        ("severity = %s", severity),
+        ("device_ids @> ARRAY[%s]::text[]", device_id),
+    )
+    query = _ALERT_SELECT + where + sql.SQL(" ORDER BY time_utc DESC, alert_id LIMIT %s")
     params.append(limit)
     cur = await conn.execute(query, params)
     return alerts_from_rows(await cur.fetchall())
@@ -92,12 +82,6 @@ def alerts_from_rows(rows: Iterable[Sequence[object]]) -> list[Alert]:
     return alerts
 
 
-def _where(conditions: Sequence[sql.Composable]) -> sql.Composable:
-    if not conditions:
-        return sql.SQL("")
-    return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions)
-
-
 # --- positions -------------------------------------------------------------------------------
 
 #: The stored columns of a fix as served, in table order: what ingest writes plus when it was written.
@@ -124,21 +108,13 @@ async def fetch_positions(
     With ``since`` these are the first ``limit`` fixes from ``since`` on (page forward by passing
     the last ``time_utc`` seen as the next ``since``); without it, the ``limit`` most recent ones.
     """
-    where: list[sql.Composable] = []
-    params: list[object] = []
-    if device_id is not None:
-        where.append(sql.SQL("p.device_id = %s"))
-        params.append(device_id)
-    if since is not None:
-        where.append(sql.SQL("p.time_utc >= %s"))
-        params.append(since)
-    if until is not None:
-        where.append(sql.SQL("p.time_utc < %s"))
-        params.append(until)
+    where, params = where_filters(
+        ("p.device_id = %s", device_id), ("p.time_utc >= %s", since), ("p.time_utc < %s", until)
+    )
     direction = sql.SQL("ASC" if since is not None else "DESC")
     query = (
         sql.SQL("SELECT {} FROM positions p").format(_position_columns("p"))
-        + _where(where)
+        + where
         + sql.SQL(" ORDER BY p.time_utc {0}, p.device_id {0} LIMIT %s").format(direction)
     )
     params.append(limit)

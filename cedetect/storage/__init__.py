@@ -351,6 +351,19 @@ ALERT_COLUMNS: tuple[str, ...] = (
 )
 
 
+def where_filters(*conditions: tuple[str, object]) -> tuple[sql.Composable, list[object]]:
+    """`` WHERE c1 AND c2 ...`` over the conditions whose value is not None, and their parameters in order.
+
+    Each condition is a constant SQL fragment with one ``%s`` placeholder and the value bound to it
+    (``("time_utc >= %s", since)``); an empty clause when no value is given.
+    """
+    given = [(fragment, value) for fragment, value in conditions if value is not None]
+    if not given:
+        return sql.SQL(""), []
+    clause = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(sql.SQL(fragment) for fragment, _ in given)
+    return clause, [value for _, value in given]
+
+
 def insert_alert(conn: psycopg.Connection, alert: Alert) -> bool:
     """Store an alert and announce it on :data:`ALERT_CHANNEL` (delivered when the transaction commits).
 

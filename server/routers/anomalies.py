@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict
 
 from cedetect.models import AnomalyKind, EvidenceFix
+from cedetect.storage import where_filters
 from server.deps import DbDep
 from server.errors import ERROR_RESPONSES, NOT_FOUND_RESPONSE, NotFoundError
 from server.routers.params import DeviceIdFilter, Since, Until, check_range
@@ -61,27 +62,14 @@ async def list_anomalies(
 ) -> list[AnomalyRecord]:
     """Anomalies whose time span ``[start_utc, end_utc]`` meets ``[since, until)``, newest start first."""
     check_range(since, until)
-    where: list[sql.Composable] = []
-    params: list[object] = []
-    if since is not None:
-        where.append(sql.SQL("end_utc >= %s"))
-        params.append(since)
-    if until is not None:
-        where.append(sql.SQL("start_utc < %s"))
-        params.append(until)
-    if kind is not None:
-        where.append(sql.SQL("kind = %s"))
-        params.append(kind.value)
-    if device_id is not None:
-        where.append(sql.SQL("device_ids @> ARRAY[%s]::text[]"))
-        params.append(device_id)
-    if min_score is not None:
-        where.append(sql.SQL("score >= %s"))
-        params.append(min_score)
-    query = _SELECT
-    if where:
-        query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where)
-    query += sql.SQL(" ORDER BY start_utc DESC, stored_seq DESC LIMIT %s")
+    where, params = where_filters(
+        ("end_utc >= %s", since),
+        ("start_utc < %s", until),
+        ("kind = %s", kind.value if kind is not None else None),
+        ("device_ids @> ARRAY[%s]::text[]", device_id),
+        ("score >= %s", min_score),
+    )
+    query = _SELECT + where + sql.SQL(" ORDER BY start_utc DESC, stored_seq DESC LIMIT %s")
     params.append(limit)
     async with db.cursor(row_factory=dict_row) as cur:
         await cur.execute(query, params)

@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict
 
 from cedetect.models import ID_PATTERN, AttributeValue, DetectionKind
+from cedetect.storage import where_filters
 from server.deps import DbDep
 from server.errors import ERROR_RESPONSES, NOT_FOUND_RESPONSE, NotFoundError
 from server.routers.params import Since, Until, check_range
@@ -70,29 +71,19 @@ async def list_detections(
 ) -> list[DetectionRecord]:
     """Reads whose capture time (``time_utc``) is in ``[since, until)``, newest first."""
     check_range(since, until)
-    where: list[sql.Composable] = []
-    params: list[object] = []
-    for column, value in (
-        ("kind", kind.value if kind is not None else None),
-        ("text", text.upper() if text is not None else None),
-        ("camera_id", camera_id),
-        ("site", site),
-        ("valid", valid),
-    ):
-        if value is not None:
-            where.append(sql.SQL("d.{} = %s").format(sql.Identifier(column)))
-            params.append(value)
-    if since is not None:
-        where.append(sql.SQL("d.time_utc >= %s"))
-        params.append(since)
-    if until is not None:
-        where.append(sql.SQL("d.time_utc < %s"))
-        params.append(until)
+    where, params = where_filters(
+        ("d.kind = %s", kind.value if kind is not None else None),
+        ("d.text = %s", text.upper() if text is not None else None),
+        ("d.camera_id = %s", camera_id),
+        ("d.site = %s", site),
+        ("d.valid = %s", valid),
+        ("d.time_utc >= %s", since),
+        ("d.time_utc < %s", until),
+    )
     query = sql.SQL("SELECT {}, (b.sha256 IS NOT NULL) AS has_crop FROM detections d").format(
         sql.SQL(", ").join(sql.Identifier("d", c) for c in _COLUMNS)
     ) + sql.SQL(" LEFT JOIN evidence_blobs b ON b.sha256 = d.crop_sha256")
-    if where:
-        query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where)
+    query += where
     query += sql.SQL(" ORDER BY d.time_utc DESC, d.stored_seq DESC LIMIT %s")
     params.append(limit)
     async with db.cursor(row_factory=dict_row) as cur:

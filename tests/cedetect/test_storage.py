@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from cedetect.storage import MIGRATIONS, ensure_partitions, migrate, positions_ddl, timescale_available
+from cedetect.storage import MIGRATIONS, ensure_partitions, migrate, positions_ddl, timescale_available, where_filters
 
 pytestmark = pytest.mark.postgres
 
@@ -80,3 +80,12 @@ def test_timescale_switch_builds_a_hypertable_with_policies() -> None:
     plain = positions_ddl(use_timescale=False)
     assert "PARTITION BY RANGE (time_utc)" in plain[0]
     assert not any("timescaledb" in s for s in plain)
+
+
+def test_where_filters_keep_given_values_in_order(database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        where, params = where_filters(("kind = %s", None), ("valid = %s", False), ("score >= %s", 0.5))
+        assert where.as_string(conn) == " WHERE valid = %s AND score >= %s"
+        assert params == [False, 0.5]  # False is a value to filter on, None means no filter
+        empty, none = where_filters(("kind = %s", None))
+        assert (empty.as_string(conn), none) == ("", [])
