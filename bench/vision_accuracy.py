@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -111,35 +112,75 @@ def evaluate(reader: Reader, detector_only: Reader, items: list[LabelledImage], 
 
 
 def speed(readers: dict[str, Reader], items: list[LabelledImage], rounds: int) -> dict[str, dict[str, float]]:
-    """Frames/s and reads/s of each reader over the same frames; the readers take turns within every round,
-    so a change in the machine's load (other jobs share it) falls on all of them alike."""
+    """Frames/s and reads/s of each reader over the same frames, one frame at a time; the readers take turns
+    within every round, so a change in the machine's load (other jobs share it) falls on all of them alike.
+    Plate frames and container frames are also timed apart."""
     images = [load_image(item.path) for item in items]
-    elapsed = dict.fromkeys(readers, 0.0)
-    reads = dict.fromkeys(readers, 0)
+    kinds = ["container" if item.group == "containers" else "plate" for item in items]
+    elapsed = {name: {"plate": 0.0, "container": 0.0} for name in readers}
+    reads = {name: {"plate": 0, "container": 0} for name in readers}
     detector_s = 0.0
     first = next(iter(readers.values()))
     for reader in readers.values():
         reader.read(images[0])  # warm-up
     for _ in range(rounds):
         for name, reader in readers.items():
-            started = time.perf_counter()
-            for image in images:
-                reads[name] += len(reader.read(image))
-            elapsed[name] += time.perf_counter() - started
+            for image, kind in zip(images, kinds, strict=True):
+                started = time.perf_counter()
+                reads[name][kind] += len(reader.read(image))
+                elapsed[name][kind] += time.perf_counter() - started
         started = time.perf_counter()
         for image in images:
             first.detector.detect(image)
         detector_s += time.perf_counter() - started
-    frames = rounds * len(images)
-    return {
-        name: {
-            "frames_per_s": frames / elapsed[name],
-            "reads_per_s": reads[name] / elapsed[name],
-            "reads_per_frame": reads[name] / frames,
+    n = {kind: rounds * kinds.count(kind) for kind in ("plate", "container")}
+    out = {}
+    for name in readers:
+        total_s = sum(elapsed[name].values())
+        total_reads = sum(reads[name].values())
+        frames = sum(n.values())
+        out[name] = {
+            "frames_per_s": frames / total_s,
+            "reads_per_s": total_reads / total_s,
+            "reads_per_frame": total_reads / frames,
             "detector_ms": 1000 * detector_s / frames,
-            "read_ms": 1000 * elapsed[name] / frames,
+            "read_ms": 1000 * total_s / frames,
+            "plate_frames_per_s": n["plate"] / elapsed[name]["plate"] if n["plate"] else 0.0,
+            "container_frames_per_s": n["container"] / elapsed[name]["container"] if n["container"] else 0.0,
         }
-        for name in readers
+    return out
+
+
+def parallel_speed(settings: VisionSettings, items: list[LabelledImage], rounds: int, workers: int) -> dict[str, float]:
+    """Frames/s and reads/s of ``workers`` readers reading at the same time, one thread each with one ONNX
+    Runtime thread (as the edge agent's camera runs them, ``CameraSettings.readers``): the frames are dealt
+    out in turn, the clock runs from when all readers are loaded until the last frame is read."""
+    images = [load_image(item.path) for item in items] * rounds
+    one_thread = settings.model_copy(update={"threads": 1})
+    barrier = threading.Barrier(workers + 1)
+    counts = [0] * workers
+
+    def work(k: int) -> None:
+        reader = Reader(one_thread)
+        reader.read(images[0])  # warm-up
+        barrier.wait()
+        for image in images[k::workers]:
+            counts[k] += len(reader.read(image))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(workers)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    took = time.perf_counter() - started
+    return {
+        "workers": workers,
+        "frames_per_s": len(images) / took,
+        "reads_per_s": sum(counts) / took,
+        "reads_per_frame": sum(counts) / len(images),
+        "read_ms": 1000 * took / len(images),
     }
 
 
@@ -149,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed-rounds", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--threads", type=int, help="ONNX Runtime threads (default: CEDETECT_VISION_THREADS)")
+    parser.add_argument("--workers", type=int, help="readers in parallel (default: one per CPU)")
     args = parser.parse_args(argv)
 
     settings = VisionSettings() if args.threads is None else VisionSettings(threads=args.threads)
@@ -172,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     speeds = speed(
         {
             "reader": reader,
+            "reader, float (fp32) detector": Reader(settings.model_copy(update={"precision": "fp32"})),
             # the fallback as it was first built: rapidocr's default scaling (short side to 736 px)
             "reader, full-size fallback": Reader(settings.model_copy(update={"full_frame_max_side_px": 0})),
             "detector boxes only (no fallback)": detector_only,
@@ -179,6 +222,14 @@ def main(argv: list[str] | None = None) -> int:
         plate_eval + containers,
         args.speed_rounds,
     )
+    workers = args.workers or os.cpu_count() or 1
+    parallel = {
+        "reader": parallel_speed(settings, plate_eval + containers, args.speed_rounds, workers),
+        "detector boxes only (no fallback)": parallel_speed(
+            settings.model_copy(update={"full_frame_fallback": False}), plate_eval + containers,
+            args.speed_rounds, workers,
+        ),
+    }  # fmt: skip
     load_after = os.getloadavg()
     meta_path = settings.model_path or Path(__file__).resolve().parents[1] / "vision" / "models" / "detector.onnx"
     meta_file = meta_path.with_suffix(".json")
@@ -194,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_1min": [load_before[0], load_after[0]],
         "cpus": os.cpu_count(),
         "speed": speeds,
+        "parallel": parallel,
         "goals": GOALS,
     }
 
@@ -216,11 +268,20 @@ def main(argv: list[str] | None = None) -> int:
         f"detector alone {next(iter(speeds.values()))['detector_ms']:.1f} ms/frame); goal 30 reads/s:"
     )
     base = speeds["reader, full-size fallback"]["read_ms"]
+    print("  one reader at a time:")
     for label, sp in speeds.items():
         print(
             f"  {label:34s} {sp['frames_per_s']:5.1f} frames/s {sp['reads_per_s']:5.1f} reads/s "
             f"({sp['reads_per_frame']:.2f} reads/frame), {sp['read_ms']:6.1f} ms/frame, "
-            f"x{base / sp['read_ms']:.2f} vs full-size fallback"
+            f"x{base / sp['read_ms']:.2f} vs full-size fallback; plate frames {sp['plate_frames_per_s']:.1f}/s, "
+            f"container frames {sp['container_frames_per_s']:.1f}/s"
+        )
+    print(f"  {workers} readers in parallel, one ONNX Runtime thread each (the edge camera's default):")
+    for label, sp in parallel.items():
+        print(
+            f"  {label:34s} {sp['frames_per_s']:5.1f} frames/s {sp['reads_per_s']:5.1f} reads/s "
+            f"({sp['reads_per_frame']:.2f} reads/frame), {sp['read_ms']:6.1f} ms/frame, "
+            f"x{base / sp['read_ms']:.2f} vs full-size fallback (one reader)"
         )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -8,19 +8,28 @@ Sources (:class:`~cedetect.config.CameraSettings`):
 * a video file or an ``rtsp://`` (``http://``...) stream through OpenCV (:class:`VideoSource`), every
   ``sample_every``-th frame and at most ``max_fps`` frames per second.
 
-Every source hands frames to one bounded queue; one worker thread decodes each frame, reads it
-(:class:`vision.reader.Reader`, slow: it never runs on the MQTT network thread or the asyncio loop) and
-feeds the reads to a :class:`~vision.passage.PassageMerger`.  A live source (MQTT, a stream) never waits
-for the worker: when the queue is full the frame is dropped and counted (``frames_dropped_overload``).  A
-file or a video file waits, since nothing is lost by reading it later.  Frames skipped by sampling are
-counted too (``frames_skipped_sampling``).
+Every source hands frames to one bounded queue.  ``readers`` worker threads (default: one per CPU core),
+each with its own :class:`vision.reader.Reader` (not thread-safe; slow: it never runs on the MQTT network
+thread or the asyncio loop, and ONNX Runtime releases the GIL, so the workers use the cores), take frames
+from the queue, decode and read them in parallel.  With several readers each gets ``cores // readers`` ONNX
+Runtime threads (unless ``CEDETECT_VISION_THREADS`` says otherwise), so they do not oversubscribe the cores.
+Items are numbered as they leave the queue, and a reorder stage merges the outcomes strictly in that order,
+one at a time, whichever worker finished first: the :class:`~vision.passage.PassageMerger` sees each
+camera's frames in the order they were queued, a source's end is handled after all of its earlier frames,
+and closing passages and publishing (detections and dead letters) stay in queue order.  ``ready`` is set once
+every worker has tried to load its reader; when none could, ``failed`` holds the error and frames are
+counted as unread (``frames_unread_reader_unavailable``).
+
+A live source (MQTT, a stream) never waits for the workers: when the queue is full the frame is dropped and
+counted (``frames_dropped_overload``).  A file or a video file waits, since nothing is lost by reading it
+later.  Frames skipped by sampling are counted too (``frames_skipped_sampling``).
 
 When a passage closes (its text not seen for ``passage_quiet_s``; a file source's end; the agent's stop)
 its best read becomes one :class:`~cedetect.models.Detection`: id from :func:`~cedetect.models.detection_id_for`,
 the crop saved as ``{sha256}.jpg`` in ``evidence_dir`` and sent along as ``crop_jpeg_b64``, published
 through the agent's durable outbox.  A frame that cannot be read (a corrupt JPEG, an empty file, a frame
 without the header, ...) is counted under its named reason and sent on as a
-:class:`~cedetect.models.DeadLetter` (its first ``DEAD_LETTER_MAX_BYTES`` bytes), and the worker goes on.
+:class:`~cedetect.models.DeadLetter` (its first ``DEAD_LETTER_MAX_BYTES`` bytes), and the workers go on.
 
 Frames from MQTT are acknowledged when taken: a frame is a sample, not evidence, until it is read; what
 is read is made durable by the outbox.
@@ -30,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import logging
 import os
@@ -46,7 +56,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel
 
-from cedetect.config import CameraSettings, MqttSettings
+from cedetect.config import CameraSettings, MqttSettings, VisionSettings
 from cedetect.frames import FrameError, decode_frame
 from cedetect.models import DeadLetter, Detection, DetectionKind, detection_id_for, utc_now
 from cedetect.mqtt import make_client
@@ -98,10 +108,27 @@ class ReaderLike(Protocol):
 Decode = Callable[[bytes], "np.ndarray"]
 
 
-def default_reader() -> tuple[ReaderLike, Decode]:
+def default_reader(threads: int = 0) -> tuple[ReaderLike, Decode]:
+    """A :class:`vision.reader.Reader` (``CEDETECT_VISION_*``) and its image decoder.
+
+    ``threads`` > 0 sets the reader's ONNX Runtime intra-op threads, unless ``CEDETECT_VISION_THREADS`` does.
+    """
     from vision.reader import Reader, decode_image  # ONNX Runtime and OCR models load here, in the worker
 
-    return Reader(), decode_image
+    settings = VisionSettings()
+    if threads > 0 and settings.threads == 0:
+        settings = settings.model_copy(update={"threads": threads})
+    return Reader(settings), decode_image
+
+
+def reader_count(settings: CameraSettings) -> int:
+    """Reader workers: ``settings.readers``, or one per CPU core when it is 0."""
+    return settings.readers or os.cpu_count() or 1
+
+
+def threads_per_reader(readers: int) -> int:
+    """ONNX Runtime intra-op threads for each of ``readers`` readers (0: ONNX Runtime decides, for one reader)."""
+    return max(1, (os.cpu_count() or 1) // readers) if readers > 1 else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +147,20 @@ class EndOfSource:
     camera_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Rejection:
+    """A frame the reader stage refused: sent on as a dead letter, in the frame's turn."""
+
+    reason: str
+    detail: str = ""
+
+
 class CameraInput:
-    """The camera sources, the bounded queue, the reading worker and the passage merger (see the module)."""
+    """The camera sources, the bounded queue, the reading workers and the passage merger (see the module).
+
+    ``reader_factory()`` is called once in each worker thread (a reader is not thread-safe); by default it is
+    :func:`default_reader` with :func:`threads_per_reader` ONNX Runtime threads.
+    """
 
     def __init__(
         self,
@@ -131,27 +170,43 @@ class CameraInput:
         site: str,
         agent_id: str,
         publish: Publish,
-        reader_factory: Callable[[], tuple[ReaderLike, Decode]] = default_reader,
+        reader_factory: Callable[[], tuple[ReaderLike, Decode]] | None = None,
     ) -> None:
         self.settings = settings
         self.site = site
         self.agent_id = agent_id
         self.publish = publish
-        self.reader_factory = reader_factory
+        #: Reader worker threads, each with its own reader.
+        self.readers = reader_count(settings)
+        self.reader_factory: Callable[[], tuple[ReaderLike, Decode]] = reader_factory or functools.partial(
+            default_reader, threads_per_reader(self.readers)
+        )
         self.evidence_dir = settings.evidence_dir
         self.counters: Counter[str] = Counter()
-        self.ready = threading.Event()  # the reader is loaded
+        #: Set once every worker has tried to load its reader (see ``readers_loaded`` and ``failed``).
+        self.ready = threading.Event()
+        self.readers_loaded = 0
+        #: The load error when no worker could load a reader (frames are then counted as unread).
         self.failed: BaseException | None = None
+        self._load_error: BaseException | None = None
+        self._load_attempts = 0
         self.merger: PassageMerger[ReadLike] = PassageMerger(
             quiet_s=settings.passage_quiet_s, max_passage_s=settings.passage_max_s
         )
         self._queue: queue.Queue[CameraFrame | EndOfSource] = queue.Queue(maxsize=settings.queue_size)
         self._lock = threading.Lock()
-        self._pending: Counter[str] = Counter()  # frames queued per camera, not yet taken by the worker
+        self._pending: Counter[str] = Counter()  # frames queued per camera, not yet merged
         self._last_frame: dict[str, tuple[datetime, float]] = {}  # live camera -> (frame time, monotonic)
+        # reorder stage: items are numbered as they leave the queue and merged in that order
+        self._take_lock = threading.Lock()
+        self._taken = 0  # the next item's sequence number
+        self._deliver_lock = threading.Lock()  # the merger, closing and publishing: one thread at a time
+        self._delivered = 0  # the sequence number to merge next
+        self._done: dict[int, tuple[CameraFrame | EndOfSource, list[ReadLike] | _Rejection | None]] = {}
+        self._workers: list[threading.Thread] = []
+        self._workers_alive = 0
         self._stop = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._worker: threading.Thread | None = None
         self.sources: list[FileSource | VideoSource] = []
         for source in settings.sources:
             if source.lower().startswith(VIDEO_SCHEMES) or _is_video_file(source):
@@ -203,7 +258,7 @@ class CameraInput:
             except queue.Full:
                 continue
 
-    # --- messages out (worker thread -> asyncio loop) ---------------------------------------------
+    # --- messages out (worker threads -> asyncio loop) --------------------------------------------
     def _emit(self, kind: TopicKind, device_id: str, payload: BaseModel) -> None:
         loop = self._loop
         try:
@@ -243,36 +298,114 @@ class CameraInput:
         )
         self._emit(TopicKind.DEADLETTER, camera_id or self.agent_id, letter)
 
-    # --- worker -----------------------------------------------------------------------------------
-    def _run_worker(self) -> None:
+    # --- workers ----------------------------------------------------------------------------------
+    def _run_worker(self, index: int) -> None:
         try:
             reader, decode = self.reader_factory()
         except Exception as exc:  # the agent keeps its other inputs; the failure is logged and counted
-            self.failed = exc
-            log.exception("camera: the reader could not be loaded; frames are counted, not read")
-            self.ready.set()
-            self._drain_unread()
+            log.exception("camera: reader %d of %d could not be loaded", index + 1, self.readers)
+            self.count("reader_load_failed")
+            self._loaded(None, exc)
+        else:
+            self._loaded(reader, None)
+            self._read_loop(reader, decode)
+            self._worker_done()
             return
-        self.ready.set()
-        log.info("camera: reader loaded")
+        self.ready.wait()
+        if self.readers_loaded == 0:  # no worker has a reader: frames are counted as unread, not read
+            self._drain_unread()
+        self._worker_done()
+
+    def _loaded(self, reader: ReaderLike | None, exc: BaseException | None) -> None:
+        """Count one worker's load attempt; ``ready`` is set once every worker has tried."""
+        with self._lock:
+            self._load_attempts += 1
+            if reader is not None:
+                self.readers_loaded += 1
+            elif self._load_error is None:
+                self._load_error = exc
+            done = self._load_attempts == self.readers
+            if done and self.readers_loaded == 0:
+                self.failed = self._load_error
+        if done:
+            if self.readers_loaded:
+                log.info("camera: reader loaded in %d of %d worker(s)", self.readers_loaded, self.readers)
+            else:
+                log.error("camera: no reader could be loaded; frames are counted, not read")
+            self.ready.set()
+
+    def _worker_done(self) -> None:
+        """The last worker out closes every passage still open (the agent stops)."""
+        with self._lock:
+            self._workers_alive -= 1
+            last = self._workers_alive == 0
+        if last:
+            with self._deliver_lock:
+                self._close(self.merger.flush())
+
+    def _take(self) -> tuple[int, CameraFrame | EndOfSource] | None:
+        """The next queued item and its sequence number (the queue's order), or None after a quiet 0.25 s."""
+        if not self._take_lock.acquire(timeout=0.25):  # another worker is waiting for the next item
+            return None
+        try:
+            item = self._queue.get(timeout=0.25)
+        except queue.Empty:
+            return None
+        else:
+            sequence = self._taken
+            self._taken += 1
+            return sequence, item
+        finally:
+            self._take_lock.release()
+
+    def _read_loop(self, reader: ReaderLike, decode: Decode) -> None:
         while True:
-            try:
-                item = self._queue.get(timeout=0.25)
-            except queue.Empty:
-                item = None
-            if item is None:
+            taken = self._take()
+            if taken is None:
                 if self._stop.is_set():
                     break
-            elif isinstance(item, EndOfSource):
-                self._close(self.merger.flush(item.camera_id))
             else:
-                with self._lock:
-                    self._pending[item.camera_id] -= 1
-                    if item.live:
-                        self._last_frame[item.camera_id] = (item.time_utc, item.enqueued)
-                self._process(item, reader, decode)
-            self._close_quiet()
-        self._close(self.merger.flush())
+                sequence, item = taken
+                result: list[ReadLike] | _Rejection | None = None
+                if isinstance(item, CameraFrame):
+                    try:
+                        result = self._read(item, reader, decode)
+                    except Exception as exc:  # a bug here must not leave a hole in the sequence
+                        log.exception("camera %s: a frame could not be processed", item.camera_id)
+                        result = _Rejection("read_error", repr(exc))
+                self._deliver(sequence, item, result)
+            with self._deliver_lock:
+                self._close_quiet()
+
+    def _deliver(
+        self, sequence: int, item: CameraFrame | EndOfSource, result: list[ReadLike] | _Rejection | None
+    ) -> None:
+        """Hand one item's outcome to the reorder stage: merged in queue order, whichever worker finished first."""
+        with self._deliver_lock:
+            self._done[sequence] = (item, result)
+            while self._delivered in self._done:
+                item, result = self._done.pop(self._delivered)
+                self._delivered += 1
+                try:
+                    self._merge(item, result)
+                except Exception:  # never stop the reorder stage: later items would wait for ever
+                    log.exception("camera %s: merging failed", item.camera_id)
+                    self.count("merge_failed")
+
+    def _merge(self, item: CameraFrame | EndOfSource, result: list[ReadLike] | _Rejection | None) -> None:
+        """In queue order, under ``_deliver_lock``: one frame's reads to the merger, or a source's end."""
+        if isinstance(item, EndOfSource):
+            self._close(self.merger.flush(item.camera_id))
+            return
+        with self._lock:
+            self._pending[item.camera_id] -= 1
+            if item.live:
+                self._last_frame[item.camera_id] = (item.time_utc, item.enqueued)
+        if isinstance(result, _Rejection):
+            raw = item.data if item.data is not None else b""
+            self.reject(result.reason, raw, camera_id=item.camera_id, source=item.source, detail=result.detail)
+        elif result is not None:
+            self._close(self.merger.add(item.camera_id, item.time_utc, result))
 
     def _drain_unread(self) -> None:
         while not (self._stop.is_set() and self._queue.empty()):
@@ -285,7 +418,8 @@ class CameraInput:
                     self._pending[item.camera_id] -= 1
                 self.count("frames_unread_reader_unavailable")
 
-    def _process(self, frame: CameraFrame, reader: ReaderLike, decode: Decode) -> None:
+    def _read(self, frame: CameraFrame, reader: ReaderLike, decode: Decode) -> list[ReadLike] | _Rejection:
+        """Decode and read one frame (in parallel, any worker): the reads to merge, or why it is refused."""
         self.count("frames_read")
         image = frame.image
         if image is None:
@@ -293,16 +427,12 @@ class CameraInput:
             try:
                 image = decode(frame.data)
             except Exception as exc:
-                reason = getattr(exc, "reason", None) or "bad_image"
-                self.reject(reason, frame.data, camera_id=frame.camera_id, source=frame.source, detail=str(exc))
-                return
+                return _Rejection(getattr(exc, "reason", None) or "bad_image", str(exc))
         try:
             reads = list(reader.read(image))
         except Exception as exc:  # a reader bug on one frame must not stop the camera
             log.exception("camera %s: reading a frame failed", frame.camera_id)
-            raw = frame.data if frame.data is not None else b""
-            self.reject("read_error", raw, camera_id=frame.camera_id, source=frame.source, detail=repr(exc))
-            return
+            return _Rejection("read_error", repr(exc))
         kept = []
         for read in reads:
             if read.confidence < self.settings.min_confidence:
@@ -312,10 +442,13 @@ class CameraInput:
             else:
                 kept.append(read)
         self.count("reads", len(kept))
-        self._close(self.merger.add(frame.camera_id, frame.time_utc, kept))
+        return kept
 
     def _close_quiet(self) -> None:
-        """Close the passages of live cameras that have sent nothing for ``passage_quiet_s`` (wall clock)."""
+        """Close the passages of live cameras that have sent nothing for ``passage_quiet_s`` (wall clock).
+
+        Under ``_deliver_lock``; a camera with frames queued or being read (not merged yet) is not quiet.
+        """
         now = time.monotonic()
         with self._lock:
             idle = [
@@ -380,22 +513,30 @@ class CameraInput:
         self._loop = asyncio.get_running_loop()
         self.evidence_dir.mkdir(parents=True, exist_ok=True)
         self._stop.clear()
-        self._worker = threading.Thread(target=self._run_worker, name="camera-reader", daemon=True)
-        self._worker.start()
+        self.ready.clear()
+        self.readers_loaded = self._load_attempts = 0
+        self.failed = self._load_error = None
+        self._workers = [
+            threading.Thread(target=self._run_worker, args=(i,), name=f"camera-reader-{i + 1}", daemon=True)
+            for i in range(self.readers)
+        ]
+        self._workers_alive = len(self._workers)
+        for worker in self._workers:
+            worker.start()
         if self.mqtt_source is not None:
             self.mqtt_source.start()
         for source in self.sources:
             source.start()
 
     async def stop(self) -> None:
-        """Stop the sources, let the worker finish what is queued, close every open passage."""
+        """Stop the sources, let the workers finish what is queued, close every open passage."""
         if self.mqtt_source is not None:
             self.mqtt_source.stop()
         for source in self.sources:
             source.stop()
         self._stop.set()
-        if self._worker is not None:
-            await asyncio.to_thread(self._worker.join)
+        for worker in self._workers:
+            await asyncio.to_thread(worker.join)
         await asyncio.sleep(0)  # let the last call_soon_threadsafe publications run
         self._loop = None
 
@@ -452,7 +593,7 @@ class MqttFrameSource:
         self.subscribed.set()
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        # paho's network thread: only the 16-byte header is looked at here, the rest is the worker's
+        # paho's network thread: only the 16-byte header is looked at here, the rest is the workers'
         received = utc_now()
         payload = bytes(message.payload)
         self.camera.count("frames_received")

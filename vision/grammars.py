@@ -22,9 +22,21 @@ _TR_LETTERS = "ABCDEFGHIJKLMNOPRSTUVYZ"
 _TR_PROVINCE = r"(0[1-9]|[1-7][0-9]|8[01])"
 
 
+#: Compatibility forms folded to their plain letter or digit (full-width and mathematical letters); the others
+#: (superscript ², subscript ₂, circled ②, fractions) are marks read off a plate's screws, stickers and
+#: dirt, not characters of the plate, and are dropped.
+_FOLDED_FORMS = ("<wide>", "<narrow>", "<font>")
+
+
+def _fold(char: str) -> str:
+    if unicodedata.decomposition(char).startswith(_FOLDED_FORMS):
+        return unicodedata.normalize("NFKD", char)
+    return unicodedata.normalize("NFD", char)  # accents split off: Ş -> S + cedilla
+
+
 def normalise(text: str) -> str:
-    """Upper-case ASCII letters and digits only (accents folded: Ş -> S, İ -> I)."""
-    folded = unicodedata.normalize("NFKD", text.upper())
+    """Upper-case ASCII letters and digits only (accents folded: Ş -> S, İ -> I; superscripts dropped)."""
+    folded = "".join(_fold(c) for c in text.upper())
     return "".join(c for c in folded if c.isascii() and c.isalnum())
 
 

@@ -19,6 +19,8 @@ for _letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
     _value += 1
 
 CATEGORIES = frozenset("UJZ")
+#: At most this many characters of a window found in free text may be changed to pass the check digit.
+MAX_CHANGES = 2
 CODE_RE = re.compile(r"^[A-Z]{3}[UJZ]\d{7}$")
 
 #: A digit read where a letter must be (owner code, category) and the letter it most likely is.
@@ -123,8 +125,14 @@ def find_code(text: str) -> ContainerCode | None:
     for start in range(len(chars) - 10):
         window = chars[start : start + 11]
         result = repair(window)
+        if result.check_digit_ok and sum(a != b for a, b in zip(window, result.code, strict=True)) > MAX_CHANGES:
+            # three or more characters changed to pass: a door's other text (weight tables, brand names,
+            # the size/type code) yields such "codes" by chance; a real misread is one or two characters
+            result = ContainerCode(code=window, raw=window, check_digit_ok=False, repaired=False)
         shape = sum(1 for i, c in enumerate(window) if c.isalpha() == _letter_position(i))
-        if shape < 8 and not result.check_digit_ok:
+        # more than three characters of the wrong class: a window across unrelated text (door logos, the
+        # size/type code, a weight table), whose "repair" would pass the check digit by chance
+        if shape < 8:
             continue
         # a right check digit first, then as read (unrepaired), then the best letter/digit shape, then leftmost
         rank = (result.check_digit_ok, not result.repaired, shape, -start)

@@ -28,12 +28,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cedetect.config import VisionSettings
 from vision import backends, grammars, iso6346
+from vision.recogniser import LineRecogniser
 
 SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "BMP", "WEBP", "TIFF", "PPM"})
 #: Crop padding (fraction of the box width, height) per class, so the recogniser sees whole characters.
 _PADDING = {0: (0.06, 0.18), 1: (0.04, 0.15)}
 _MIN_CROP_HEIGHT = 64
 _MIN_TEXT = 4  # fewer characters is a fragment, not a plate or a code
+_MIN_LINE_SCORE = 0.3  # a detected line read less surely than this is dropped (rapidocr's text_score)
 
 
 class ImageError(ValueError):
@@ -143,7 +145,8 @@ class Reader:
         self.detector = backends.create(self.settings)
         from rapidocr import RapidOCR
 
-        self._ocr = RapidOCR(params=self._ocr_params(crop=True))
+        self._ocr = RapidOCR(params=self._ocr_params(crop=True))  # its text detector, for crops
+        self._rec = LineRecogniser(threads=self.settings.threads)  # its recognition model, run directly
         self._frame_ocr: Any = None  # the whole-frame fallback engine, built on first use
         self.grammar_order: tuple[str, ...] = tuple(self.settings.plate_grammars)
         for name in self.grammar_order:
@@ -189,7 +192,13 @@ class Reader:
             x1, y1, x2, y2 = (float(v) for v in found.boxes[i])
             reach = max(0.3, 4.0 * (y2 - y1) / max(x2 - x1, 1.0))
             crop, box = _crop(image_bgr, found.boxes[i], reach, 1.0)
-            read = self._read_container(crop, box, float(found.scores[i])) if crop is not None else None
+            if crop is None:
+                continue
+            # where the detector's box lies in the crop (the crop may have been enlarged)
+            cx1, cy1 = max(0, int(x1 - (x2 - x1) * reach)), max(0, int(y1 - (y2 - y1) * 1.0))
+            scale = crop.shape[0] / max(1, min(image_bgr.shape[0], int(np.ceil(y2 + (y2 - y1)))) - cy1)
+            inner = ((x1 - cx1) * scale, (y1 - cy1) * scale, (x2 - cx1) * scale, (y2 - cy1) * scale)
+            read = self._read_container(crop, box, float(found.scores[i]), inner)
             if read is not None:
                 reads.append(read)
         h, w = image_bgr.shape[:2]
@@ -254,38 +263,50 @@ class Reader:
 
     # -- recognition -------------------------------------------------------------------------------------
     def _lines(self, crop: npt.NDArray[np.uint8], *, detect: bool) -> list[_Line]:
-        result: Any = self._ocr(crop, use_det=detect, use_cls=False, use_rec=True)
-        texts = getattr(result, "txts", None) or ()
-        scores = getattr(result, "scores", None) or ()
-        boxes = getattr(result, "boxes", None) if detect else None
-        h, w = crop.shape[:2]
+        """The crop's text lines in reading order: the text detector's lines recognised in one stitched
+        pass (``detect``), or the whole crop as one line."""
+        if not detect:
+            return self._recognise([crop])[0]
+        quads = self._detect_quads(crop)
+        return self._recognise_quads(crop, quads, list(range(len(quads))))
+
+    def _detect_quads(self, crop: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """Text-line quadrilaterals (N, 4, 2) from rapidocr's text detector, in crop pixels."""
+        result: Any = self._ocr(crop, use_det=True, use_cls=False, use_rec=False)
+        quads = getattr(result, "boxes", None)
+        if quads is None or len(quads) == 0:
+            return np.zeros((0, 4, 2), np.float32)
+        return np.asarray(quads, np.float32).reshape(-1, 4, 2)
+
+    def _recognise_quads(
+        self, crop: npt.NDArray[np.uint8], quads: npt.NDArray[np.float32], chosen: Sequence[int]
+    ) -> list[_Line]:
+        """The chosen lines, straightened and recognised side by side in one pass, in reading order."""
+        boxes = [
+            (float(quads[k][:, 0].min()), float(quads[k][:, 1].min()),
+             float(quads[k][:, 0].max()), float(quads[k][:, 1].max()))
+            for k in chosen
+        ]  # fmt: skip
+        placed = _reading_order([_Line(str(k), 0.0, box) for k, box in zip(chosen, boxes, strict=True)])
+        order = [int(line.text) for line in placed]
+        if not order:
+            return []
+        texts = self._rec.read_stitched([_quad_crop(crop, quads[k]) for k in order])
         lines = []
-        for k, (text, score) in enumerate(zip(texts, scores, strict=False)):
-            if not text or not grammars.normalise(text):
-                continue
-            if boxes is not None and len(boxes) > k:
-                pts = np.asarray(boxes[k], np.float32)
-                box = (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max()))
-            else:
-                box = (0.0, 0.0, float(w), float(h))
-            lines.append(_Line(str(text), float(score), box))
+        for line, read in zip(placed, texts, strict=True):
+            if read.text and grammars.normalise(read.text) and read.score >= _MIN_LINE_SCORE:
+                lines.append(_Line(read.text, read.score, line.box))
         return lines
 
     def _recognise(self, crops: Sequence[npt.NDArray[np.uint8]]) -> list[list[_Line]]:
         """The recognition model alone (no text detector, no classifier) on whole crops, batched."""
-        if not crops:
-            return []
-        result: Any = self._ocr.recognize_txt(list(crops))
-        texts = getattr(result, "txts", None) or ()
-        scores = getattr(result, "scores", None) or ()
         out: list[list[_Line]] = []
-        for k, crop in enumerate(crops):
-            text = str(texts[k]) if k < len(texts) and texts[k] else ""
-            if not grammars.normalise(text):
+        for crop, read in zip(crops, self._rec.read(crops), strict=True):
+            if not grammars.normalise(read.text):
                 out.append([])
                 continue
             h, w = crop.shape[:2]
-            out.append([_Line(text, float(scores[k]), (0.0, 0.0, float(w), float(h)))])
+            out.append([_Line(read.text, read.score, (0.0, 0.0, float(w), float(h)))])
         return out
 
     def _read_plate(
@@ -323,14 +344,46 @@ class Reader:
             crop_jpeg=_jpeg(crop),
         )  # fmt: skip
 
+    def _code_lines(
+        self, crop: npt.NDArray[np.uint8], inner: tuple[float, float, float, float], factor: float
+    ) -> list[_Line]:
+        """Text lines of a container crop that can be part of its code, recognised in one batch.
+
+        The text detector finds every line on the door (brand names, web addresses, weight tables); only
+        lines as tall as the characters inside the detector's box (``inner``, crop pixels; ``factor``: how
+        much this variant of the crop was enlarged) and near it are recognised: half to twice that height,
+        the boxed check digit included, logos and small print left out.  Recognition is most of the cost.
+        """
+        quads = self._detect_quads(crop)
+        if len(quads) == 0:
+            return self._lines(crop, detect=False)
+        heights = np.maximum(
+            np.linalg.norm(quads[:, 0] - quads[:, 3], axis=1), np.linalg.norm(quads[:, 1] - quads[:, 2], axis=1)
+        )
+        x1, y1, x2, y2 = (v * factor for v in inner)
+        centres = quads.mean(axis=1)
+        inside = (centres[:, 0] >= x1) & (centres[:, 0] <= x2) & (centres[:, 1] >= y1) & (centres[:, 1] <= y2)
+        ref = float(np.median(heights[inside])) if inside.any() else float(np.median(heights))
+        reach = 4.0 * ref
+        near = (
+            (centres[:, 0] >= x1 - reach) & (centres[:, 0] <= x2 + reach)
+            & (centres[:, 1] >= y1 - reach) & (centres[:, 1] <= y2 + reach)
+        )  # fmt: skip
+        chosen = [k for k in range(len(quads)) if near[k] and 0.5 * ref <= heights[k] <= 2.0 * ref]
+        return self._recognise_quads(crop, quads, chosen)
+
     def _read_container(
-        self, crop: npt.NDArray[np.uint8], box: tuple[int, int, int, int], det_score: float
+        self,
+        crop: npt.NDArray[np.uint8],
+        box: tuple[int, int, int, int],
+        det_score: float,
+        inner: tuple[float, float, float, float],
     ) -> Read | None:
         # The crop as it is first; when that gives no clean code, contrast-equalised variants (door markings
         # are often faint, dirty or dark), keeping the best: check digit right, then unrepaired, then score.
         best: tuple[tuple[bool, bool, float], list[_Line], iso6346.ContainerCode | None] | None = None
-        for variant in _container_variants(crop):
-            lines = _reading_order(self._lines(variant, detect=True)) or self._lines(variant, detect=False)
+        for variant, factor in _container_variants(crop):
+            lines = self._code_lines(variant, inner, factor)
             if not lines:
                 continue
             code = _find_container_code(lines)
@@ -379,13 +432,25 @@ def _find_container_code(lines: Sequence[_Line]) -> iso6346.ContainerCode | None
     return fallback
 
 
-def _container_variants(crop: npt.NDArray[np.uint8]) -> Iterator[npt.NDArray[np.uint8]]:
-    yield crop
+def _container_variants(crop: npt.NDArray[np.uint8]) -> Iterator[tuple[npt.NDArray[np.uint8], float]]:
+    """(variant, how much it is enlarged): the crop, then contrast-equalised and inverted, then enlarged."""
+    yield crop, 1.0
     grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
     equalised = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4)).apply(grey)
-    yield np.ascontiguousarray(255 - cv2.cvtColor(equalised, cv2.COLOR_GRAY2BGR))
+    yield np.ascontiguousarray(255 - cv2.cvtColor(equalised, cv2.COLOR_GRAY2BGR)), 1.0
     enlarged = cv2.resize(equalised, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
-    yield np.ascontiguousarray(cv2.cvtColor(enlarged, cv2.COLOR_GRAY2BGR))
+    yield np.ascontiguousarray(cv2.cvtColor(enlarged, cv2.COLOR_GRAY2BGR)), 2.0
+
+
+def _quad_crop(image: npt.NDArray[np.uint8], quad: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
+    """The text line inside a detected quadrilateral, straightened (top-left, top-right, bottom-right,
+    bottom-left corners), as the recogniser expects it."""
+    width = max(1, int(max(float(np.linalg.norm(quad[0] - quad[1])), float(np.linalg.norm(quad[2] - quad[3])))))
+    height = max(1, int(max(float(np.linalg.norm(quad[0] - quad[3])), float(np.linalg.norm(quad[1] - quad[2])))))
+    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+    matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
+    line = cv2.warpPerspective(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
+    return np.asarray(line, np.uint8)
 
 
 def _one_line(crop: npt.NDArray[np.uint8]) -> bool:

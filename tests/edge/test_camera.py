@@ -1,6 +1,8 @@
 """The camera input with the real reader on real photos: frames over a real Mosquitto, and files.
 
-The reader is slow on this CPU: one is built per module, and each test reads a handful of frames.
+The reader is slow on this CPU and not thread-safe: the module builds one per reader worker (two, so that
+frames are read in parallel and merged back in order) and hands them to each camera input, and each test reads
+a handful of frames.
 """
 
 from __future__ import annotations
@@ -8,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import itertools
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -25,13 +29,36 @@ from edge.camera import CameraInput, Decode, ReaderLike
 from firmware_sim.camera import camera_frames, find_photos, publish_frames
 
 PHOTO = Path("plates/images/fast_alpr/test_image.png")
+READERS = 2
+
+ReaderFactory = Callable[[], tuple[ReaderLike, Decode]]
+
+
+class ReaderPool:
+    """Real readers, built once per module; each camera input's workers get one each (a reader per thread)."""
+
+    def __init__(self) -> None:
+        self._readers: list[ReaderLike] = []
+        self._lock = threading.Lock()
+
+    def factory(self) -> ReaderFactory:
+        handed = itertools.count()
+
+        def make() -> tuple[ReaderLike, Decode]:
+            from vision.reader import Reader, decode_image
+
+            with self._lock:
+                i = next(handed)
+                while len(self._readers) <= i:
+                    self._readers.append(Reader())
+                return self._readers[i], decode_image
+
+        return make
 
 
 @pytest.fixture(scope="module")
-def reader() -> tuple[ReaderLike, Decode]:
-    from vision.reader import Reader, decode_image
-
-    return Reader(), decode_image
+def readers() -> ReaderPool:
+    return ReaderPool()
 
 
 def expected_text(shared_data: Path) -> str:
@@ -61,18 +88,20 @@ async def until(probe: Callable[[], object], timeout_s: float) -> None:
 
 @pytest.mark.mqtt
 def test_frames_over_mqtt_become_one_detection_per_passage(
-    reader: tuple[ReaderLike, Decode], mqtt_broker: tuple[str, int], shared_data: Path, tmp_path: Path
+    readers: ReaderPool, mqtt_broker: tuple[str, int], shared_data: Path, tmp_path: Path
 ) -> None:
     site = f"s{uuid.uuid4().hex[:6]}"
     mqtt_settings = MqttSettings(host=mqtt_broker[0], port=mqtt_broker[1])
     collected = Collected()
     camera = CameraInput(
-        CameraSettings(enabled=True, passage_quiet_s=1.0, queue_size=16, evidence_dir=tmp_path / "evidence"),
+        CameraSettings(
+            enabled=True, passage_quiet_s=1.0, queue_size=16, readers=READERS, evidence_dir=tmp_path / "evidence"
+        ),
         mqtt_settings,
         site=site,
         agent_id="edge-t",
         publish=collected,
-        reader_factory=lambda: reader,
+        reader_factory=readers.factory(),
     )
 
     async def main() -> None:
@@ -122,7 +151,7 @@ def test_frames_over_mqtt_become_one_detection_per_passage(
 
 
 def test_files_are_read_and_the_passage_closes_at_the_end_of_the_source(
-    reader: tuple[ReaderLike, Decode], shared_data: Path, tmp_path: Path
+    readers: ReaderPool, shared_data: Path, tmp_path: Path
 ) -> None:
     folder = tmp_path / "frames"
     folder.mkdir()
@@ -132,13 +161,13 @@ def test_files_are_read_and_the_passage_closes_at_the_end_of_the_source(
     (folder / "3.jpg").write_bytes(b"")  # an empty file: named, counted, and the source goes on
     collected = Collected()
     camera = CameraInput(
-        CameraSettings(enabled=True, mqtt_frames=False, sources=[str(folder)], camera_id="lane-4",
+        CameraSettings(enabled=True, mqtt_frames=False, sources=[str(folder)], camera_id="lane-4", readers=READERS,
                        evidence_dir=tmp_path / "evidence", send_crops=False),
         None,
         site="site-1",
         agent_id="edge-t",
         publish=collected,
-        reader_factory=lambda: reader,
+        reader_factory=readers.factory(),
     )  # fmt: skip
 
     async def main() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -98,3 +100,66 @@ def test_shipped_detector_loads_on_onnx_runtime() -> None:
     found = backend.detect(np.zeros((300, 500, 3), np.uint8))
     assert found.boxes.shape == (20, 4)
     assert found.count == 0  # nothing in a black frame
+
+
+def test_per_class_score_thresholds() -> None:
+    rows = [(100, 100, 40, 20, 0.20, 0.0), (300, 100, 40, 20, 0.0, 0.15), (200, 300, 40, 20, 0.0, 0.05)]
+    found = backends.decode_yolo(
+        _head(rows), ratio=1.0, pad=(0, 0), image_shape=(416, 416), score_threshold=(0.25, 0.1),
+        iou_threshold=0.45, max_detections=5,
+    )  # fmt: skip
+    assert found.count == 1  # the plate at 0.20 < 0.25 and the code at 0.05 < 0.1 are dropped
+    assert int(found.classes[0]) == 1
+    assert found.scores[0] == pytest.approx(0.15)
+
+
+def test_precision_picks_the_shipped_model() -> None:
+    assert backends.model_for("auto", "CPUExecutionProvider") == backends.INT8_MODEL
+    assert backends.model_for("auto", "CUDAExecutionProvider") == backends.DEFAULT_MODEL
+    assert backends.model_for("fp32", "CPUExecutionProvider") == backends.DEFAULT_MODEL
+    assert backends.model_for("int8", "CUDAExecutionProvider") == backends.INT8_MODEL
+    assert backends.create(VisionSettings(threads=1)).model_path == backends.INT8_MODEL  # type: ignore[attr-defined]
+
+
+def test_int8_detector_is_quantised_from_the_shipped_float_model() -> None:
+    """Retraining must be followed by ``python -m vision.train.quantize``: the int8 file names its source."""
+    meta = json.loads(backends.DEFAULT_MODEL.with_suffix(".json").read_text())
+    digest = hashlib.sha256(backends.DEFAULT_MODEL.read_bytes()).hexdigest()
+    assert meta["int8"]["source_sha256"] == digest
+    assert backends.INT8_MODEL.stat().st_size < backends.DEFAULT_MODEL.stat().st_size / 2
+
+
+def test_int8_detector_finds_the_same_boxes_as_the_float_one(shared_data: Path) -> None:
+    """On real photos of the evaluation split: same boxes (IoU >= 0.8), scores within 0.1."""
+    from vision.datasets import load_containers, plate_split
+    from vision.reader import load_image
+
+    _train, evaluation = plate_split(shared_data)
+    photos = [item.path for item in evaluation if item.kind == "scene"]
+    photos += [item.path for item in load_containers(shared_data)]
+    fp32 = backends.create(VisionSettings(threads=1, precision="fp32"))
+    int8 = backends.create(VisionSettings(threads=1, precision="int8"))
+    matched = total = 0
+    for path in photos:
+        image = load_image(path)
+        a, b = fp32.detect(image), int8.detect(image)
+        for i in range(a.count):
+            if a.scores[i] < 0.35:  # near the threshold a box may fall on either side of it
+                continue
+            total += 1
+            same = [
+                j for j in range(b.count)
+                if b.classes[j] == a.classes[i] and _iou(a.boxes[i], b.boxes[j]) >= 0.8
+                and abs(float(b.scores[j]) - float(a.scores[i])) <= 0.1
+            ]  # fmt: skip
+            matched += bool(same)
+    assert total >= 10
+    assert matched == total
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0

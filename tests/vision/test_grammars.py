@@ -98,3 +98,10 @@ def test_a_grammar_plugin_can_be_registered() -> None:
         assert validate("ZZ12O", ["ZZ"]) == grammars.PlateText("ZZ120", "ZZ", True, True)
     finally:
         grammars._REGISTRY.pop("ZZ")
+
+
+def test_normalise_drops_superscripts_and_folds_full_width_forms() -> None:
+    # a screw or a sticker read as a superscript digit is not a character of the plate
+    assert grammars.normalise("RK\u00b2550A0") == "RK550A0"
+    assert grammars.normalise("x\u2082 \u2460 \u00bd") == "X"
+    assert grammars.normalise("\uff21\uff22\uff11\uff12") == "AB12"  # full-width letters and digits
