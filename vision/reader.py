@@ -36,6 +36,7 @@ _PADDING = {0: (0.06, 0.18), 1: (0.04, 0.15)}
 _MIN_CROP_HEIGHT = 64
 _MIN_TEXT = 4  # fewer characters is a fragment, not a plate or a code
 _MIN_LINE_SCORE = 0.3  # a detected line read less surely than this is dropped (rapidocr's text_score)
+_MIN_FRAME_LINE_PX = 8  # the whole-frame fallback reads no line less tall than this (in frame pixels)
 
 
 class ImageError(ValueError):
@@ -220,18 +221,13 @@ class Reader:
             from rapidocr import RapidOCR
 
             self._frame_ocr = RapidOCR(params=self._ocr_params(crop=False))
-        result: Any = self._frame_ocr(image, use_det=True, use_cls=False, use_rec=True)
-        texts = getattr(result, "txts", None) or ()
-        scores = getattr(result, "scores", None) or ()
-        boxes = getattr(result, "boxes", None)
-        if boxes is None:
-            return []
-        lines = []
-        for text, score, pts in zip(texts, scores, boxes, strict=False):
-            if text and grammars.normalise(str(text)):
-                arr = np.asarray(pts, np.float32)
-                box = (float(arr[:, 0].min()), float(arr[:, 1].min()), float(arr[:, 0].max()), float(arr[:, 1].max()))
-                lines.append(_Line(str(text), float(score), box))
+        quads = self._detect_quads(image, self._frame_ocr)
+        # lines too small to hold a plate's or a code's characters are not read
+        heights = np.maximum(
+            np.linalg.norm(quads[:, 0] - quads[:, 3], axis=1), np.linalg.norm(quads[:, 1] - quads[:, 2], axis=1)
+        )
+        chosen = [k for k in range(len(quads)) if heights[k] >= _MIN_FRAME_LINE_PX]
+        lines = self._recognise_quads(image, quads, chosen)
         out: list[Read] = []
         if plates:
             for line in lines:
@@ -263,25 +259,32 @@ class Reader:
 
     # -- recognition -------------------------------------------------------------------------------------
     def _lines(self, crop: npt.NDArray[np.uint8], *, detect: bool) -> list[_Line]:
-        """The crop's text lines in reading order: the text detector's lines recognised in one stitched
-        pass (``detect``), or the whole crop as one line."""
+        """The crop's text lines in reading order: the text detector's lines, each recognised on its own
+        (``detect``), or the whole crop as one line."""
         if not detect:
             return self._recognise([crop])[0]
         quads = self._detect_quads(crop)
         return self._recognise_quads(crop, quads, list(range(len(quads))))
 
-    def _detect_quads(self, crop: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    def _detect_quads(self, crop: npt.NDArray[np.uint8], engine: Any = None) -> npt.NDArray[np.float32]:
         """Text-line quadrilaterals (N, 4, 2) from rapidocr's text detector, in crop pixels."""
-        result: Any = self._ocr(crop, use_det=True, use_cls=False, use_rec=False)
+        result: Any = (engine or self._ocr)(crop, use_det=True, use_cls=False, use_rec=False)
         quads = getattr(result, "boxes", None)
         if quads is None or len(quads) == 0:
             return np.zeros((0, 4, 2), np.float32)
         return np.asarray(quads, np.float32).reshape(-1, 4, 2)
 
     def _recognise_quads(
-        self, crop: npt.NDArray[np.uint8], quads: npt.NDArray[np.float32], chosen: Sequence[int]
+        self,
+        crop: npt.NDArray[np.uint8],
+        quads: npt.NDArray[np.float32],
+        chosen: Sequence[int],
+        *,
+        stitched: bool = False,
     ) -> list[_Line]:
-        """The chosen lines, straightened and recognised side by side in one pass, in reading order."""
+        """The chosen lines, straightened and recognised, in reading order: each on its own, or side by side
+        in one pass (``stitched``: far cheaper, but a line's read can change with its neighbours, as the
+        model looks along the whole input; used for container codes, whose check digit catches that)."""
         boxes = [
             (float(quads[k][:, 0].min()), float(quads[k][:, 1].min()),
              float(quads[k][:, 0].max()), float(quads[k][:, 1].max()))
@@ -291,7 +294,8 @@ class Reader:
         order = [int(line.text) for line in placed]
         if not order:
             return []
-        texts = self._rec.read_stitched([_quad_crop(crop, quads[k]) for k in order])
+        images = [_quad_crop(crop, quads[k]) for k in order]
+        texts = self._rec.read_stitched(images) if stitched else self._rec.read(images)
         lines = []
         for line, read in zip(placed, texts, strict=True):
             if read.text and grammars.normalise(read.text) and read.score >= _MIN_LINE_SCORE:
@@ -370,7 +374,7 @@ class Reader:
             & (centres[:, 1] >= y1 - reach) & (centres[:, 1] <= y2 + reach)
         )  # fmt: skip
         chosen = [k for k in range(len(quads)) if near[k] and 0.5 * ref <= heights[k] <= 2.0 * ref]
-        return self._recognise_quads(crop, quads, chosen)
+        return self._recognise_quads(crop, quads, chosen, stitched=True)
 
     def _read_container(
         self,
@@ -393,6 +397,8 @@ class Reader:
                 best = (rank, lines, code)
             if rank[0] and rank[1]:
                 break
+            if code is None and not _CODE_PART.search(" ".join(grammars.normalise(ln.text) for ln in lines)):
+                break  # legible, and nothing like a code: not a container code (the other variants cost)
         if best is None:
             return None
         _, lines, found = best
@@ -412,6 +418,9 @@ class Reader:
             repaired=found.repaired, crop_jpeg=_jpeg(crop),
         )  # fmt: skip
 
+
+#: Part of a container code in a line: an owner code with its category letter, or a six-digit serial.
+_CODE_PART = re.compile(r"\b[A-Z]{3}[UJZ]|[0-9]{6}")
 
 #: An ISO 6346 size/type code printed under the serial (22G1, 45R1, L5G1): not part of the container code.
 _SIZE_TYPE = re.compile(r"^[0-9L][0-9][A-Z0-9][0-9]$")

@@ -6,10 +6,12 @@ the same preprocessing as rapidocr (height 48, aspect kept, normalised to [-1, 1
 reads it (``tests/vision/test_recogniser.py`` checks this on the real plate crops).
 
 What it adds is :meth:`LineRecogniser.read_stitched`: several short lines of one object (a container code's
-owner code, serial, check digit and size/type code; the two rows of a plate) are set side by side, with a
-gap, in ONE input, recognised in one pass, and the characters are given back to the line they were read
-in by their position along the output sequence.  The model's cost depends on the input width, and every
-input is at least 320 px wide, so four short lines cost about what one costs, not four times as much.
+owner code, serial, check digit and size/type code) are set side by side, with a gap, in ONE input,
+recognised in one pass, and the characters are given back to the line they were read in by their position
+along the output sequence.  The model's cost depends on the input width, and every input is at least
+320 px wide, so four short lines cost about what one costs, not four times as much.  The model looks along
+the whole input, so a line's read can change with its neighbours: the reader stitches container-code lines,
+whose check digit catches a changed read, and reads plate lines one by one.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ HEIGHT = 48
 MIN_WIDTH = 320  # rapidocr's (and PaddleOCR's) rec_img_shape width: narrower inputs read worse
 #: Space between stitched lines, as a fraction of the line height: wide enough to read as a word break.
 GAP = 0.75
+#: Longest stitched input: lines beyond it go to another pass (a busy frame has dozens of lines).
+MAX_STITCHED_WIDTH = 1600
 
 
 def rapidocr_model() -> Path:
@@ -104,12 +108,27 @@ class LineRecogniser:
             out.append(LineText(text, float(np.mean(probs)) if probs else 0.0))
         return out
 
-    def read_stitched(self, images: Sequence[npt.NDArray[np.uint8]]) -> list[LineText]:
-        """The lines side by side in one input; each line's own text back (see the module docstring)."""
-        if not images:
-            return []
+    def read_stitched(
+        self, images: Sequence[npt.NDArray[np.uint8]], max_width: int = MAX_STITCHED_WIDTH
+    ) -> list[LineText]:
+        """The lines side by side in one input, or in as few as keep each within ``max_width`` pixels (at
+        height 48); each line's own text back (see the module docstring)."""
         parts = [self._scaled(image) for image in images]
         gap = int(HEIGHT * GAP)
+        out: list[LineText] = []
+        start = 0
+        while start < len(parts):
+            end, width = start + 1, parts[start].shape[2]
+            while end < len(parts) and width + gap + parts[end].shape[2] <= max_width:
+                width += gap + parts[end].shape[2]
+                end += 1
+            out.extend(self._stitched(images[start:end], parts[start:end], gap))
+            start = end
+        return out
+
+    def _stitched(
+        self, images: Sequence[npt.NDArray[np.uint8]], parts: Sequence[npt.NDArray[np.float32]], gap: int
+    ) -> list[LineText]:
         spans = []
         x = 0
         for part in parts:

@@ -37,7 +37,8 @@ def test_reads_real_plate_crops_exactly_as_rapidocr(recogniser: LineRecogniser, 
     ours = recogniser.read(crops)
     for crop, mine in zip(crops, ours, strict=True):
         theirs = ocr.recognize_txt([crop])
-        assert theirs.txts is not None and theirs.scores is not None
+        assert theirs.txts is not None
+        assert theirs.scores is not None
         assert mine.text == str(theirs.txts[0])
         assert mine.score == pytest.approx(float(theirs.scores[0]), abs=2e-3)
 
