@@ -75,9 +75,18 @@ def test_outbox_drains_only_on_puback_and_status_is_retained(tmp_path: Path, mqt
         publisher.stop()
 
     asyncio.run(scenario())
+    status_topic = f"cedetect/v1/{site}/edge-t/status"
+
+    def delivered() -> bool:  # the broker forwards to the collector on its own time: wait for the last ones
+        with collector.lock:
+            got = list(collector.messages)
+        last_status = [m for m in got if m[0] == status_topic][-1:]
+        return sum(m[0].endswith("/position") for m in got) >= 500 and b"offline" in b"".join(m[1] for m in last_status)
+
+    asyncio.run(until(delivered))
     positions = [m for m in collector.messages if m[0].endswith("/position")]
     assert sorted(int(p[1]) for p in positions) == list(range(500))
-    statuses = [json.loads(m[1])["state"] for m in collector.messages if m[0] == f"cedetect/v1/{site}/edge-t/status"]
+    statuses = [json.loads(m[1])["state"] for m in collector.messages if m[0] == status_topic]
     assert statuses[0] == "online"
     assert statuses[-1] == "offline"
     collector.close()
