@@ -174,9 +174,9 @@ class VisionSettings(BaseSettings):
     precision: Literal["auto", "int8", "fp32"] = "auto"
     input_size: int = Field(default=416, ge=64, le=2048, multiple_of=32)
     score_threshold: float = Field(default=0.25, gt=0.0, lt=1.0)
-    #: Container-code boxes are kept from a lower score: a read must still pass the ISO 6346 check digit, and
-    #: faint door markings score low.
-    container_score_threshold: float = Field(default=0.1, gt=0.0, lt=1.0)
+    #: Container-code boxes are kept from this score (a read must still pass the ISO 6346 check digit; every
+    #: box read costs a text detection, so a low threshold slows down frames without containers).
+    container_score_threshold: float = Field(default=0.25, gt=0.0, lt=1.0)
     iou_threshold: float = Field(default=0.45, gt=0.0, lt=1.0)
     max_detections: int = Field(default=20, ge=1, le=300)
     threads: int = Field(default=0, ge=0, le=256)  # 0: ONNX Runtime decides

@@ -163,6 +163,11 @@ class PlateText:
     repaired: bool
 
 
+#: At most this many letter/digit confusions are undone to fit a fixed layout: a read needing more is more
+#: likely the wrong text (a sticker read as a character shifts the rest) than a plate of that format.
+MAX_CHANGES = 2
+
+
 def validate(raw: str, order: Iterable[str] = DEFAULT_ORDER) -> PlateText:
     """Normalise ``raw`` and check it against the grammars in ``order``.
 
@@ -176,7 +181,7 @@ def validate(raw: str, order: Iterable[str] = DEFAULT_ORDER) -> PlateText:
         if sub is not None:
             return PlateText(text, sub, True, False)
     # 2. a fixed-layout format after undoing letter/digit confusions: fewest changes, then grammar order
-    repairs = [fixed for grammar in grammars if (fixed := grammar.repair(text)) is not None]
+    repairs = [fixed for grammar in grammars if (fixed := grammar.repair(text)) is not None and fixed[2] <= MAX_CHANGES]
     if repairs:
         fixed = min(repairs, key=lambda r: r[2])  # min() keeps the first of equals: the grammar order
         return PlateText(fixed[0], fixed[1], True, True)

@@ -62,9 +62,10 @@ def test_plates_on_the_eval_split(reader: Reader, shared_data: Path) -> None:
         plates = [r for r in reader.read(load_image(item.path)) if r.kind == "plate"]
         found += any(_iou(r.box_xyxy, item.box_xyxy) >= 0.5 for r in plates)
         exact += bool(plates) and plates[0].text == item.text
-    # measured with the shipped model: 27/32 found by the detector, 31/32 read exactly (bench/vision_accuracy.py)
-    assert found >= 0.8 * len(scenes), (found, len(scenes))
-    assert exact >= 0.9 * len(scenes), (exact, len(scenes))
+    # measured with the shipped model (bench/vision_accuracy.py): 31/32 found; 28/32 read exactly with the int8
+    # detector, 31/32 with the float one, about 88-90% of reads when the box moves by up to 2 px (both)
+    assert found >= 0.9 * len(scenes), (found, len(scenes))
+    assert exact >= 0.85 * len(scenes), (exact, len(scenes))
 
 
 def test_container_codes_on_real_photos(reader: Reader, shared_data: Path) -> None:
@@ -78,7 +79,7 @@ def test_container_codes_on_real_photos(reader: Reader, shared_data: Path) -> No
             assert containers[0].valid
             assert containers[0].check_digit_ok
             assert containers[0].grammar == "iso6346"
-    assert exact >= 8, exact  # measured: 10/10 with the full-frame fallback, 5/10 from detector boxes alone
+    assert exact >= 9, exact  # measured: 10/10, from the detector's boxes alone as well
 
 
 def test_frame_with_nothing_to_read(reader: Reader) -> None:

@@ -42,7 +42,16 @@ def _write(out: Path, split: str, name: str, image: np.ndarray, boxes: list[Box]
     (out / "labels" / split / f"{name}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
 
 
-def build(shared: Path, out: Path, *, synthetic_scenes: int, pasted_per_photo: int, seed: int = SEED) -> dict[str, int]:
+def build(
+    shared: Path,
+    out: Path,
+    *,
+    synthetic_scenes: int,
+    pasted_per_photo: int,
+    gate_scenes: int = 0,
+    gate_photo_fraction: float = 0.5,
+    seed: int = SEED,
+) -> dict[str, int]:
     rng = random.Random(seed)
     fonts = synth.find_fonts()
     if out.exists():
@@ -54,7 +63,8 @@ def build(shared: Path, out: Path, *, synthetic_scenes: int, pasted_per_photo: i
     photos = [item for item in train if item.box_xyxy is not None and item.kind == "scene"]
     rng.shuffle(photos)
     n_val = max(4, len(photos) // 10)  # a validation slice of the TRAIN side, for early stopping only
-    counts = {"real_train": 0, "real_val": 0, "pasted": 0, "container_scenes": 0}
+    counts = {"real_train": 0, "real_val": 0, "pasted": 0, "container_scenes": 0, "gate_scenes": 0}
+    backgrounds: list[tuple[np.ndarray, tuple[float, float, float, float]]] = []  # train photos, not the val slice
     for i, item in enumerate(photos):
         image = cv2.imread(str(item.path), cv2.IMREAD_COLOR)
         if image is None:
@@ -67,6 +77,8 @@ def build(shared: Path, out: Path, *, synthetic_scenes: int, pasted_per_photo: i
         counts[f"real_{split}"] += 1
         if split == "val":
             continue
+        if gate_scenes:
+            backgrounds.append((image, plate_box))
         for k in range(pasted_per_photo):
             scene, box = synth.paste_container(rng, fonts, image, [plate_box])
             if box is None:
@@ -85,6 +97,22 @@ def build(shared: Path, out: Path, *, synthetic_scenes: int, pasted_per_photo: i
         split = "val" if j % 10 == 0 else "train"
         _write(out, split, f"container_{j:04d}", image, boxes)
         counts["container_scenes"] += 1
+    # gate-camera frames (after the older kinds, so gate_scenes=0 reproduces the earlier builds exactly)
+    for j in range(gate_scenes):
+        if backgrounds and rng.random() < gate_photo_fraction:
+            photo, pbox = rng.choice(backgrounds)
+            rendered = synth.gate_scene(rng, fonts, photo, pbox)
+        else:
+            rendered = synth.gate_scene(rng, fonts)
+            if rng.random() < 0.3:  # the trailer's plate below the doors, or a truck in the next lane
+                avoid = [(b[1], b[2], b[3], b[4]) for b in rendered.boxes]
+                image, plate = synth.paste_plate(rng, fonts, rendered.image, avoid)
+                if plate is not None:
+                    rendered = synth.Rendered(image, [*rendered.boxes, (0, *plate)])
+        boxes = [(int(b[0]), float(b[1]), float(b[2]), float(b[3]), float(b[4])) for b in rendered.boxes]
+        split = "val" if j % 10 == 0 else "train"
+        _write(out, split, f"gate_{j:04d}", rendered.image, boxes)
+        counts["gate_scenes"] += 1
     (out / "data.yaml").write_text(
         f"path: {out.resolve()}\ntrain: images/train\nval: images/val\nnames:\n"
         + "".join(f"  {i}: {name}\n" for i, name in enumerate(CLASSES))
@@ -98,11 +126,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("var/vision/dataset"))
     parser.add_argument("--synthetic-scenes", type=int, default=600)
     parser.add_argument("--pasted-per-photo", type=int, default=3)
+    parser.add_argument(
+        "--gate-scenes", type=int, default=0, help="gate-camera frames: a small container door in a scene (0: none)"
+    )
+    parser.add_argument(
+        "--gate-photo-fraction", type=float, default=0.5,
+        help="share of gate frames drawn over train-side plate photos (the rest over synthetic yards)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
     counts = build(
         args.shared, args.out, synthetic_scenes=args.synthetic_scenes, pasted_per_photo=args.pasted_per_photo,
-        seed=args.seed,
+        gate_scenes=args.gate_scenes, gate_photo_fraction=args.gate_photo_fraction, seed=args.seed,
     )  # fmt: skip
     print(counts)
     return 0

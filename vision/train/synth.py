@@ -3,7 +3,10 @@
 Everything is drawn from a seeded ``random.Random`` so the same seed gives the same images.  Container
 markings follow real door layouts (owner code + category, serial, boxed check digit, size/type code below,
 sometimes weight tables) in condensed bold fonts on painted corrugated metal, with locking rods crossing,
-then perspective, blur, noise and JPEG artefacts.  The images themselves are not committed.
+then perspective, blur, noise and JPEG artefacts.  :func:`gate_scene` draws what a gate camera sees: the
+back doors of a container at a third to a half of the frame width over a yard or a train-side photo, so the
+code is as small as in real frames (characters ~10-32 px high at 960 px), in the staggered door layout, with
+locking rods crossing it, dim and low in contrast.  The images themselves are not committed.
 """
 
 from __future__ import annotations
@@ -305,3 +308,303 @@ def jpeg_bytes(image_bgr: np.ndarray, quality: int = 90) -> bytes:
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     return bytes(buf)
+
+
+# --- gate-camera scenes -------------------------------------------------------------------------------------
+# An elevated gate camera (960x540) sees the back doors of a container on a truck: the door fills a third to a
+# half of the frame and the code is small (characters ~10-32 px high, the code region 10-25% of the frame
+# width).  Door paint is mostly dark with light-grey characters, or light with dark ones.
+
+DOOR_PAINTS_DARK = (
+    (35, 45, 75), (30, 50, 95), (45, 60, 85), (25, 85, 90), (20, 100, 105), (40, 110, 110), (35, 70, 45),
+    (50, 85, 55), (70, 75, 80), (95, 100, 105), (100, 35, 30), (125, 45, 35), (60, 50, 45), (140, 60, 35),
+)  # fmt: skip
+DOOR_PAINTS_LIGHT = ((205, 205, 200), (220, 220, 215), (185, 190, 195), (200, 185, 150), (170, 175, 170))
+BRANDS = ("MAERSK", "TRITON", "TEXTAINER", "CMA CGM", "SEACO", "CAI", "HAPAG-LLOYD", "MSC", "DONG FANG", "COSCO")
+CAP_HEIGHT = 0.72  # cap height / font size of the DejaVu and Liberation faces
+
+
+def _jitter_colour(rng: random.Random, colour: tuple[int, int, int], spread: int) -> tuple[int, int, int]:
+    r, g, b = (int(np.clip(c + rng.randint(-spread, spread), 0, 255)) for c in colour)
+    return (r, g, b)
+
+
+def render_gate_door(
+    rng: random.Random, fonts: list[Path], code: str, door_w: int, char_h: float
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The back doors of a container, ``door_w`` px wide, code characters ``char_h`` px high (RGB, code box).
+
+    Layouts: staggered door style (owner code + category high on the right leaf, the serial lower and to the
+    right, the boxed check digit lower still, the size/type code under the serial) or one row with the size/
+    type code below.  The box runs from the owner code to the check digit, whatever lies between.  Drawn at
+    twice the size and reduced, so the small characters are anti-aliased like a camera's.
+    """
+    ss = 2
+    width = int(door_w * ss)
+    height = int(width * rng.uniform(0.95, 1.2))
+    dark = rng.random() < 0.75
+    paint = _jitter_colour(rng, rng.choice(DOOR_PAINTS_DARK if dark else DOOR_PAINTS_LIGHT), 15)
+    if rng.random() < 0.5:
+        metal = _metal(rng, width, height, paint)
+    else:  # horizontal ribs
+        metal = np.ascontiguousarray(_metal(rng, height, width, paint).transpose(1, 0, 2))
+    img = Image.fromarray(metal)
+    draw = ImageDraw.Draw(img)
+    frame_col = tuple(int(c * rng.uniform(0.45, 0.8)) for c in paint)
+    post = int(width * rng.uniform(0.03, 0.06))
+    header = int(height * rng.uniform(0.03, 0.07))
+    draw.rectangle((0, 0, post, height), fill=frame_col)
+    draw.rectangle((width - post, 0, width, height), fill=frame_col)
+    draw.rectangle((0, 0, width, header), fill=frame_col)
+    seam = int(width * rng.uniform(0.47, 0.53))
+    draw.line((seam, header, seam, height), fill=frame_col, width=max(2, width // 150))
+    level = rng.randint(150, 235) if dark else rng.randint(15, 70)
+    ink = _jitter_colour(rng, (level, level, level), 8)
+    if rng.random() < 0.25:  # low contrast: faded paint or dirty characters
+        ink = tuple(int(i * 0.7 + p * 0.3) for i, p in zip(ink, paint, strict=True))  # type: ignore[assignment]
+
+    size_px = char_h * ss
+    font_path = rng.choice(fonts[:7] if rng.random() < 0.85 else fonts)
+    font = ImageFont.truetype(str(font_path), max(8, int(size_px / CAP_HEIGHT)))
+    owner, serial, check = code[:4], code[4:10], code[10]
+    spaced = f"{serial[:3]} {serial[3:]}" if rng.random() < 0.3 else serial
+    gap = size_px * rng.uniform(0.4, 2.0)
+    staggered = rng.random() < 0.65
+    owner_w = draw.textlength(owner, font=font)
+    serial_w = draw.textlength(spaced, font=font)
+    check_gap = size_px * rng.uniform(0.3, 1.0)
+    total_w = owner_w + gap + serial_w + check_gap + size_px * 1.0
+    avail = width - 2 * post - size_px * 0.6
+    if total_w > avail:  # the marking must fit on the door: smaller characters
+        shrink = avail / total_w
+        size_px, gap, check_gap = size_px * shrink, gap * shrink, check_gap * shrink
+        font = ImageFont.truetype(str(font_path), max(8, int(size_px / CAP_HEIGHT)))
+        owner_w = draw.textlength(owner, font=font)
+        serial_w = draw.textlength(spaced, font=font)
+        total_w = owner_w + gap + serial_w + check_gap + size_px * 1.0
+    x = width * rng.uniform(0.52, 0.64) if rng.random() < 0.8 else width * rng.uniform(0.1, 0.3)
+    x = max(post + size_px * 0.3, min(x, width - post - total_w - size_px * 0.3))
+    y = header + height * rng.uniform(0.03, 0.22)
+    if staggered:
+        drop = size_px * rng.uniform(0.5, 1.4)
+        check_drop = drop + size_px * rng.uniform(0.1, 0.6)
+    else:
+        drop = size_px * rng.choice((0.0, 0.0, rng.uniform(0.05, 0.35)))
+        check_drop = drop + size_px * rng.uniform(0.0, 0.15)
+    serial_x = x + owner_w + gap
+    check_x = serial_x + serial_w + check_gap
+    parts = [(owner, x, y), (spaced, serial_x, y + drop)]
+    x1, y1, x2, y2 = float("inf"), float("inf"), 0.0, 0.0
+    for text, px, py in parts:
+        draw.text((px, py), text, font=font, fill=ink)
+        bx1, by1, bx2, by2 = draw.textbbox((px, py), text, font=font)
+        x1, y1, x2, y2 = min(x1, bx1), min(y1, by1), max(x2, bx2), max(y2, by2)
+    draw.text((check_x, y + check_drop), check, font=font, fill=ink)
+    cx1, cy1, cx2, cy2 = draw.textbbox((check_x, y + check_drop), check, font=font)
+    if rng.random() < 0.8:  # the boxed check digit
+        pad = max(2, int(size_px * 0.12))
+        cx1, cy1, cx2, cy2 = cx1 - pad, cy1 - pad, cx2 + pad, cy2 + pad
+        draw.rectangle((cx1, cy1, cx2, cy2), outline=ink, width=max(1, int(size_px / 12)))
+    x1, y1, x2, y2 = min(x1, cx1), min(y1, cy1), max(x2, cx2), max(y2, cy2)
+    serial_bottom = draw.textbbox((serial_x, y + drop), spaced, font=font)[3]
+    if rng.random() < 0.85:  # size/type code under the serial (inside the box when staggered)
+        st_x = serial_x + size_px * rng.uniform(-0.3, 0.8) if staggered else x + rng.uniform(0, owner_w + gap)
+        draw.text((st_x, serial_bottom + size_px * rng.uniform(0.3, 0.6)), rng.choice(SIZE_TYPES), font=font, fill=ink)
+    small = ImageFont.truetype(str(font_path), max(8, int(size_px * rng.uniform(0.45, 0.7) / CAP_HEIGHT)))
+    if rng.random() < 0.7:  # weight table lower on the door: distractor text
+        ty = y2 + size_px * rng.uniform(2.5, 5.0)
+        tx = x + rng.uniform(-0.3, 0.5) * owner_w
+        for label in ("MAX. GROSS", "TARE", "PAYLOAD", "CU. CAP."):
+            if ty > height - size_px:
+                break
+            draw.text((tx, ty), label, font=small, fill=ink)
+            draw.text((tx + size_px * 6.5, ty), f"{rng.randint(2000, 32500):,} KGS", font=small, fill=ink)
+            ty += size_px * rng.uniform(0.9, 1.3)
+    if rng.random() < 0.6:  # brand / logo panel on the left leaf
+        bx, by = width * rng.uniform(0.08, 0.25), height * rng.uniform(0.15, 0.45)
+        if rng.random() < 0.4:
+            bw, bh = size_px * rng.uniform(2.5, 4.0), size_px * rng.uniform(3.0, 5.0)
+            draw.rectangle((bx, by, bx + bw, by + bh), fill=(235, 235, 230))
+        else:
+            brand = rng.choice(BRANDS)
+            bfont = ImageFont.truetype(str(rng.choice(fonts)), max(8, int(size_px * rng.uniform(0.6, 1.4))))
+            fit = (seam - bx - 4) / max(1.0, draw.textlength(brand, font=bfont))
+            if fit < 1:
+                bfont = ImageFont.truetype(str(bfont.path), max(8, int(bfont.size * fit)))
+            draw.text((bx, by), brand, font=bfont, fill=ink)
+    if rng.random() < 0.4:  # small stickers / CSC plate
+        for _ in range(rng.randint(1, 3)):
+            sx, sy = rng.uniform(post, width * 0.45), rng.uniform(header, height * 0.7)
+            sw, sh = size_px * rng.uniform(0.6, 2.0), size_px * rng.uniform(0.6, 1.5)
+            draw.rectangle((sx, sy, sx + sw, sy + sh), fill=_jitter_colour(rng, rng.choice(CONTAINER_COLOURS), 30))
+
+    patch = np.asarray(img).copy()
+    rod_w = max(3, int(width * rng.uniform(0.018, 0.03)))
+    rods = [width * f + rng.uniform(-0.03, 0.03) * width for f in (0.12, 0.32, 0.64, 0.84)]
+    if rng.random() < 0.6 and gap > rod_w * 1.2:  # a rod between the owner code and the serial
+        rods[2] = x + owner_w + (gap - rod_w) / 2
+    if rng.random() < 0.3:  # or crossing the serial
+        rods[3] = serial_x + serial_w * rng.uniform(0.2, 0.8)
+    rod_col = tuple(int(np.clip(c * rng.uniform(0.8, 1.5) + 20, 0, 255)) for c in paint)
+    for rx in rods:
+        r0 = int(rx)
+        cv2.rectangle(patch, (r0, header), (r0 + rod_w, height), rod_col, -1)
+        shine = tuple(min(255, c + 50) for c in rod_col)
+        cv2.line(patch, (r0 + rod_w // 3, header), (r0 + rod_w // 3, height), shine, 1)
+        cv2.line(patch, (r0 + rod_w, header), (r0 + rod_w, height), tuple(c // 2 for c in rod_col), 1)
+        for bracket_y in (header + rng.uniform(0.02, 0.08) * height, height * rng.uniform(0.55, 0.75)):
+            by0 = int(bracket_y)
+            cv2.rectangle(patch, (r0 - rod_w // 2, by0), (r0 + rod_w + rod_w // 2, by0 + rod_w * 2), rod_col, -1)
+    if rng.random() < 0.5:  # handles across the lower door
+        hy = int(height * rng.uniform(0.6, 0.8))
+        for rx in rods:
+            end = (int(rx + width * 0.07), hy + int(width * 0.01))
+            cv2.line(patch, (int(rx), hy), end, rod_col, max(2, rod_w // 2))
+    small_patch = cv2.resize(patch, (door_w, int(height / ss)), interpolation=cv2.INTER_AREA)
+    return small_patch, (x1 / ss, y1 / ss, x2 / ss, y2 / ss)
+
+
+def yard_background(rng: random.Random, size: tuple[int, int]) -> np.ndarray:
+    """A synthetic gate lane seen from above: asphalt or concrete, lane paint, fences, blocks (BGR)."""
+    w, h = size
+    tone = rng.randint(70, 165)
+    base = np.full((h, w, 3), tone, np.float32)
+    base += np.array([rng.uniform(-10, 10) for _ in range(3)], np.float32)
+    base += np.linspace(rng.uniform(-25, 5), rng.uniform(-5, 25), h, dtype=np.float32)[:, None, None]
+    nprng = np.random.default_rng(rng.randrange(1 << 30))
+    texture = cv2.GaussianBlur(nprng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), rng.uniform(1, 6))
+    base += texture[:, :, None] * rng.uniform(4, 14)
+    img = np.clip(base, 0, 255).astype(np.uint8)
+    for _ in range(rng.randint(0, 3)):  # lane markings
+        colour = rng.choice(((40, 170, 210), (220, 220, 220), (30, 140, 200)))
+        p1 = (rng.randint(-w // 2, w), rng.randint(0, h))
+        p2 = (p1[0] + rng.randint(-w, w), p1[1] + rng.randint(-h, h))
+        cv2.line(img, p1, p2, colour, rng.randint(2, 8))
+    if rng.random() < 0.6:  # a fence: posts and rails
+        top = rng.randint(0, h // 3)
+        spacing = rng.randint(40, 140)
+        grey = rng.randint(120, 200)
+        for px in range(rng.randint(0, spacing), w, spacing):
+            cv2.line(img, (px, top), (px, top + rng.randint(60, 200)), (grey, grey, grey), rng.randint(2, 5))
+        cv2.line(img, (0, top + 20), (w, top + rng.randint(-30, 60)), (grey, grey, grey), rng.randint(2, 6))
+    for _ in range(rng.randint(0, 4)):  # concrete blocks, bins, cones
+        bx, by = rng.randint(0, w - 20), rng.randint(0, h - 20)
+        bw, bh = rng.randint(20, 90), rng.randint(20, 90)
+        grey = rng.randint(60, 220)
+        cv2.rectangle(img, (bx, by), (bx + bw, by + bh), (grey, grey, grey + rng.randint(-10, 10)), -1)
+    if rng.random() < 0.4:  # striped kerb
+        ky = rng.randint(h // 2, h - 20)
+        for kx in range(0, w, 50):
+            colour = (20, 20, 20) if (kx // 50) % 2 else (30, 190, 220)
+            cv2.rectangle(img, (kx, ky), (kx + 50, ky + rng.randint(10, 25)), colour, -1)
+    return img
+
+
+def _fit_background(
+    rng: random.Random, image: np.ndarray, box: tuple[float, float, float, float] | None, size: tuple[int, int]
+) -> tuple[np.ndarray, tuple[float, float, float, float] | None]:
+    """Scale a photo to cover ``size`` and crop it, keeping ``box`` (a plate) inside when it can."""
+    w, h = size
+    ih, iw = image.shape[:2]
+    scale = max(w / iw, h / ih)
+    resized = cv2.resize(image, (max(w, round(iw * scale)), max(h, round(ih * scale))), interpolation=cv2.INTER_AREA)
+    rh, rw = resized.shape[:2]
+    lo_x, hi_x, lo_y, hi_y = 0, rw - w, 0, rh - h
+    if box is not None:
+        bx1, by1, bx2, by2 = (v * scale for v in box)
+        lo_x, hi_x = max(lo_x, int(np.ceil(bx2)) - w), min(hi_x, int(bx1))
+        lo_y, hi_y = max(lo_y, int(np.ceil(by2)) - h), min(hi_y, int(by1))
+    if lo_x > hi_x or lo_y > hi_y:
+        return resized[:h, :w].copy(), None
+    ox, oy = rng.randint(lo_x, hi_x), rng.randint(lo_y, hi_y)
+    crop = resized[oy : oy + h, ox : ox + w].copy()
+    if box is None:
+        return crop, None
+    return crop, (bx1 - ox, by1 - oy, bx2 - ox, by2 - oy)
+
+
+def _blend(out: np.ndarray, patch: np.ndarray, ox: int, oy: int) -> None:
+    """Alpha-blend a BGRA ``patch`` into ``out`` at (ox, oy), clipped to the frame."""
+    h, w = out.shape[:2]
+    ph, pw = patch.shape[:2]
+    x0, y0, x1, y1 = max(0, ox), max(0, oy), min(w, ox + pw), min(h, oy + ph)
+    if x0 >= x1 or y0 >= y1:
+        return
+    sub = patch[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
+    alpha = sub[:, :, 3:4].astype(np.float32) / 255.0
+    region = out[y0:y1, x0:x1].astype(np.float32)
+    out[y0:y1, x0:x1] = (sub[:, :, :3] * alpha + region * (1 - alpha)).astype(np.uint8)
+
+
+def gate_degrade(rng: random.Random, image: np.ndarray) -> np.ndarray:
+    """Gate-camera look: dim, low contrast, colour cast, slight blur, then :func:`degrade` (BGR)."""
+    out: Any = image.astype(np.float32)
+    mean = out.mean(axis=(0, 1), keepdims=True)
+    out = mean + (out - mean) * rng.uniform(0.5, 1.0)
+    out = out * np.array([rng.uniform(0.85, 1.12) for _ in range(3)], np.float32) * rng.uniform(0.6, 1.05)
+    if rng.random() < 0.7:
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.4, 1.2))
+    return degrade(rng, np.clip(out, 0, 255).astype(np.uint8))
+
+
+def gate_scene(
+    rng: random.Random,
+    fonts: list[Path],
+    background: np.ndarray | None = None,
+    plate_box: tuple[float, float, float, float] | None = None,
+    size: tuple[int, int] = (960, 540),
+) -> Rendered:
+    """A gate-camera frame: the back doors of a container (a third to a half of the frame) with a small code.
+
+    ``background`` (BGR, e.g. a train-side plate photo) with its ``plate_box`` keeps the plate labelled when
+    the door does not cover it; without one a synthetic yard is drawn.
+    """
+    w, h = size
+    fit_box = None
+    if background is not None:
+        scene, fit_box = _fit_background(rng, background, plate_box, size)
+        if plate_box is not None and fit_box is None:
+            scene = yard_background(rng, size)
+    else:
+        scene = yard_background(rng, size)
+    char_h = rng.uniform(10.0, 32.0) * w / 960
+    door_w = int(np.clip(char_h / rng.uniform(0.035, 0.065), 0.25 * w, 0.62 * w))
+    door, box = render_gate_door(rng, fonts, random_code(rng), door_w, char_h)
+    dh, dw = door.shape[:2]
+    # the container body behind the doors: its side (to one side) and the truck chassis below
+    side_w = int(dw * rng.uniform(0.0, 0.9))
+    body_h = dh + int(dh * rng.uniform(0.05, 0.3))
+    body = np.zeros((body_h, dw + side_w, 3), np.uint8)
+    paint = door[dh // 2, dw // 2].astype(np.float32)
+    if side_w:
+        side = _metal(rng, side_w, dh, tuple(int(c * rng.uniform(0.55, 0.95)) for c in paint))  # type: ignore[arg-type]
+        body[:dh, dw:] = side
+    chassis = rng.randint(15, 50)
+    body[dh:, :, :3] = chassis
+    side_left = rng.random() < 0.3
+    if side_left and side_w:
+        body = body[:, ::-1].copy()
+        body[:dh, side_w:] = door
+        box = (box[0] + side_w, box[1], box[2] + side_w, box[3])
+    else:
+        body[:dh, :dw] = door
+    warped, box = _perspective(rng, body[:, :, ::-1].copy(), box, rng.uniform(0.0, 0.06))  # RGB -> BGR(A)
+    ph, pw = warped.shape[:2]
+    plate = fit_box
+    for _ in range(40):
+        ox = rng.randint(-pw // 4, max(-pw // 4, w - pw + pw // 4))
+        oy = rng.randint(-int(ph * 0.1), max(-int(ph * 0.1), h - int(ph * 0.55)))
+        code_box = (box[0] + ox, box[1] + oy, box[2] + ox, box[3] + oy)
+        inside = code_box[0] >= 4 and code_box[1] >= 4 and code_box[2] <= w - 4 and code_box[3] <= h - 4
+        if inside and (plate is None or not _overlaps((ox, oy, ox + pw, oy + ph), plate)):
+            break
+    else:  # no place keeps the plate visible: drop the plate, centre the code
+        plate = None
+        ox = int(w / 2 - (box[0] + box[2]) / 2)
+        oy = int(h / 2 - (box[1] + box[3]) / 2)
+        code_box = (box[0] + ox, box[1] + oy, box[2] + ox, box[3] + oy)
+    _blend(scene, warped, ox, oy)
+    boxes: list[tuple[int, float, float, float, float]] = [(1, *code_box)]
+    if plate is not None:
+        boxes.append((0, *plate))
+    return Rendered(gate_degrade(rng, scene), boxes)
