@@ -11,11 +11,11 @@ lines checked by the same plate grammars and ISO 6346 repair):
   container photo is used in training; the detector saw only synthetic container markings);
 - detection recall at IoU 0.5: a detector box of the right class overlaps the labelled box (plates: source
   boxes; containers: the project's hand-drawn boxes in ``vision/eval_labels``).
-Also: plate text exact with the float (fp32) detector instead of the int8 one, and plate text exact with
+Also: the same with the other detector precision (int8 beside the default fp32), and plate text exact with
 the reader's plate box moved by up to 2 px (6 seeded tries per photo): the recogniser's read of a character
 it hesitates over (O or D) can turn on one pixel, so this figure is steadier than one box per photo.
 Speed: frames/s and reads/s over the eval photos (plate and container frames also apart), one frame at a
-time for: the reader, the reader with the float detector, the detector's boxes only (no fallback), and the
+time for: the reader, the reader with the other precision, the detector's boxes only (no fallback), and the
 baseline (rapidocr on the whole frame), taking turns within each round so the machine's load falls on all
 alike; then the reader with one reader per CPU core in parallel, one ONNX Runtime thread each (the edge
 camera's default).  Ratios are against the baseline in the same run.  Goals: plate exact >= 95%, container
@@ -257,20 +257,21 @@ def main(argv: list[str] | None = None) -> int:
     containers = load_containers(args.shared)
     plates = evaluate(reader, detector_only, plate_eval, "plate", ocr)
     conts = evaluate(reader, detector_only, containers, "container", ocr)
-    float_reader = Reader(settings.model_copy(update={"precision": "fp32"}))
-    float_plates = evaluate(float_reader, detector_only, plate_eval, "plate", ocr)
-    float_conts = evaluate(float_reader, detector_only, containers, "container", ocr)
+    other = "int8" if settings.precision == "fp32" else "fp32"
+    other_reader = Reader(settings.model_copy(update={"precision": other}))
+    other_plates = evaluate(other_reader, detector_only, plate_eval, "plate", ocr)
+    other_conts = evaluate(other_reader, detector_only, containers, "container", ocr)
     jitter = {
         "trials": 6,
         "px": 2.0,
         "reader": jitter_exact(reader, plate_eval, 6, 2.0),
-        "float_reader": jitter_exact(float_reader, plate_eval, 6, 2.0),
+        f"{other}_reader": jitter_exact(other_reader, plate_eval, 6, 2.0),
     }
     load_before = os.getloadavg()
     speeds = speed(
         {
             "reader": reader,
-            "reader, float (fp32) detector": Reader(settings.model_copy(update={"precision": "fp32"})),
+            f"reader, {other} detector": other_reader,
             "detector boxes only (no fallback)": detector_only,
         },
         plate_eval + containers,
@@ -280,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     workers = args.workers or os.cpu_count() or 1
     parallel = {
         "reader": parallel_speed(settings, plate_eval + containers, args.speed_rounds, workers),
+        f"reader, {other} detector": parallel_speed(
+            settings.model_copy(update={"precision": other}), plate_eval + containers, args.speed_rounds, workers
+        ),
         "detector boxes only (no fallback)": parallel_speed(
             settings.model_copy(update={"full_frame_fallback": False}), plate_eval + containers,
             args.speed_rounds, workers,
@@ -295,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         "input_size": getattr(reader.detector, "input_size", None),
         "plates": plates,
         "containers": conts,
-        "float_detector": {"plates": float_plates, "containers": float_conts, "model": "detector.onnx"},
+        "precision": settings.precision,
+        f"{other}_detector": {"plates": other_plates, "containers": other_conts},
         "plate_exact_box_jitter": jitter,
         "threads": settings.threads,
         "full_frame_max_side_px": settings.full_frame_max_side_px,
@@ -315,16 +320,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {label:17s} {pct(plates[key])}   {pct(plates['detector_only_' + key])}"
               f"          {pct(plates['baseline_' + key])}")  # fmt: skip
     print(f"  recall IoU 0.5    {pct(plates['recall_iou50'])} of {plates['boxes']} boxes (detector)")
-    print(f"  with the float detector: text exact {pct(float_plates['exact'])}, recall "
-          f"{pct(float_plates['recall_iou50'])}")  # fmt: skip
+    print(f"  with the {other} detector: text exact {pct(other_plates['exact'])}, recall "
+          f"{pct(other_plates['recall_iou50'])}")  # fmt: skip
     print(f"  text exact with the plate box moved up to 2 px (6 tries per photo, no fallback): reader "
-          f"{pct(jitter['reader'])}, float detector {pct(jitter['float_reader'])}")  # fmt: skip
+          f"{pct(jitter['reader'])}, {other} detector {pct(jitter[other + '_reader'])}")  # fmt: skip
     print(f"containers ({conts['images']} photos, never trained on), goal 97%:")
     print(f"  code exact        {pct(conts['exact'])}   {pct(conts['detector_only_exact'])}"
           f"          {pct(conts['baseline_exact'])}")  # fmt: skip
     print(f"  recall IoU 0.5    {pct(conts['recall_iou50'])} of {conts['boxes']} hand-drawn boxes (detector)")
-    print(f"  with the float detector: code exact {pct(float_conts['exact'])}, recall "
-          f"{pct(float_conts['recall_iou50'])}")  # fmt: skip
+    print(f"  with the {other} detector: code exact {pct(other_conts['exact'])}, recall "
+          f"{pct(other_conts['recall_iou50'])}")  # fmt: skip
     print(
         f"speed ({settings.threads or 'default'} ONNX Runtime threads, {os.cpu_count()} CPUs, 1-min load average "
         f"{load_before[0]:.1f} -> {load_after[0]:.1f}, detector input {result['input_size']} px, "

@@ -169,9 +169,10 @@ class VisionSettings(BaseSettings):
     providers: list[str] = Field(default_factory=list)
     #: Detector ONNX file (default: the shipped one, ``vision/models/detector.onnx`` or its int8 copy).
     model_path: Path | None = None
-    #: Shipped detector weights: ``int8`` (quantised, about twice as fast on CPUs), ``fp32``, or ``auto``
-    #: (int8 on the CPU execution provider, fp32 on CUDA / OpenVINO).  Ignored when ``model_path`` is set.
-    precision: Literal["auto", "int8", "fp32"] = "auto"
+    #: Shipped detector weights: ``fp32``, or ``int8`` (quantised: the detector about twice as fast on a CPU,
+    #: its boxes within a pixel or two, which is enough to flip a read the recogniser hesitates over; see
+    #: vision/README.md).
+    precision: Literal["fp32", "int8"] = "fp32"
     input_size: int = Field(default=416, ge=64, le=2048, multiple_of=32)
     score_threshold: float = Field(default=0.25, gt=0.0, lt=1.0)
     #: Container-code boxes are kept from this score (a read must still pass the ISO 6346 check digit; every

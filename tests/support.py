@@ -5,9 +5,11 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pytest
+
+from cedetect.topics import TopicKind
 
 T = TypeVar("T")
 
@@ -29,3 +31,16 @@ def wait_for(probe: Callable[[], T | Literal[False] | None], timeout_s: float = 
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout_s}s: {getattr(probe, '__name__', probe)}")
         time.sleep(interval_s)
+
+
+class Collected:
+    """Stands in for a publish callback (the agent's outbox): keeps every (kind, device id, payload) given."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[TopicKind, str, Any]] = []
+
+    def __call__(self, kind: TopicKind, device_id: str, payload: Any) -> None:
+        self.messages.append((kind, device_id, payload))
+
+    def of(self, kind: TopicKind) -> list[Any]:
+        return [p for k, _, p in self.messages if k is kind]

@@ -124,12 +124,9 @@ def decode_yolo(
     return Detections(out_boxes, out_scores, out_classes, n)
 
 
-def model_for(precision: str, provider: str) -> Path:
-    """The shipped detector file for a ``VisionSettings.precision`` on an execution provider: ``auto`` takes
-    the int8 model on the CPU and the float one on accelerators (their int8 kernels differ by provider)."""
-    if precision == "int8" or (precision == "auto" and provider == "CPUExecutionProvider"):
-        return INT8_MODEL
-    return DEFAULT_MODEL
+def model_for(precision: str) -> Path:
+    """The shipped detector file for a ``VisionSettings.precision``."""
+    return INT8_MODEL if precision == "int8" else DEFAULT_MODEL
 
 
 class OnnxRuntimeBackend:
@@ -143,7 +140,7 @@ class OnnxRuntimeBackend:
         available = ort.get_available_providers()
         wanted = settings.providers or list(PREFERRED_PROVIDERS)
         providers = [p for p in wanted if p in available] or ["CPUExecutionProvider"]
-        path = Path(settings.model_path) if settings.model_path else model_for(settings.precision, providers[0])
+        path = Path(settings.model_path) if settings.model_path else model_for(settings.precision)
         if not path.is_file():
             raise BackendError("model_not_found", f"detector model {path} does not exist")
         options = ort.SessionOptions()

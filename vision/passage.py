@@ -4,10 +4,10 @@ A camera sees a plate (or a container code) in several consecutive frames as the
 frame gives a read, and OCR does not always agree with itself: one frame reads ``34ABC123``, the next
 ``34A8C123``.  :class:`PassageMerger` groups the reads of one camera and kind whose texts are within
 ``max_edits`` single-character edits (Levenshtein) of a text already seen in an open passage, keeps the best
-read (a text the grammar or the check digit accepts beats one it refuses, then the higher confidence, then
-the earlier frame), and closes the passage once the camera has not seen that text for ``quiet_s`` seconds,
-or once the passage has lasted ``max_passage_s`` (a parked vehicle becomes one passage per period, not one
-that never ends).  Closed passages are returned in the order they closed.
+read (a text the grammar or the check digit accepts beats one it refuses, then the text read in the most
+frames, then the higher confidence, then the earlier frame), and closes the passage once the camera has not
+seen that text for ``quiet_s`` seconds, or once the passage has lasted ``max_passage_s`` (a parked vehicle
+becomes one passage per period, not one that never ends).  Closed passages are returned in the order they closed.
 
 Pure logic: time is whatever the caller passes in (frame capture times), nothing here reads a clock.
 """
@@ -76,6 +76,11 @@ class Passage(Generic[R]):
     last_utc: datetime
     frames: int = 1
     texts: Counter[str] = field(default_factory=Counter)
+    #: the best read of each text seen, with its frame's capture time
+    by_text: dict[str, tuple[R, datetime]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_text.setdefault(self.best.text, (self.best, self.best_utc))
 
     @property
     def text(self) -> str:
@@ -86,8 +91,15 @@ class Passage(Generic[R]):
         self.texts[read.text] += 1
         self.first_utc = min(self.first_utc, time_utc)
         self.last_utc = max(self.last_utc, time_utc)
-        if _better(read, time_utc, self.best, self.best_utc):
-            self.best, self.best_utc = read, time_utc
+        held = self.by_text.get(read.text)
+        if held is None or _better(read, time_utc, *held):
+            self.by_text[read.text] = (read, time_utc)
+        # a valid text first, then the text read in the most frames (one frame's read of a character the
+        # recogniser hesitates over, O or D, can turn on a pixel: the frames outvote it), then confidence
+        self.best, self.best_utc = max(
+            self.by_text.values(),
+            key=lambda held: (held[0].valid, self.texts[held[0].text], held[0].confidence, -held[1].timestamp()),
+        )
 
 
 class PassageMerger(Generic[R]):

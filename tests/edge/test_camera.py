@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import paho.mqtt.publish as single_publish
 import pytest
@@ -27,6 +26,7 @@ from cedetect.models import DeadLetter, Detection, DetectionKind, detection_id_f
 from cedetect.topics import TopicKind
 from edge.camera import CameraInput, Decode, ReaderLike
 from firmware_sim.camera import camera_frames, find_photos, publish_frames
+from tests.support import Collected
 
 PHOTO = Path("plates/images/fast_alpr/test_image.png")
 READERS = 2
@@ -65,17 +65,6 @@ def expected_text(shared_data: Path) -> str:
     labels = json.loads((shared_data / "plates" / "labels.json").read_text())
     text: str = next(r["plate_text"] for r in labels if r["file"] == "images/fast_alpr/test_image.png")
     return text
-
-
-class Collected:
-    def __init__(self) -> None:
-        self.messages: list[tuple[TopicKind, str, Any]] = []
-
-    def __call__(self, kind: TopicKind, device_id: str, payload: Any) -> None:
-        self.messages.append((kind, device_id, payload))
-
-    def of(self, kind: TopicKind) -> list[Any]:
-        return [p for k, _, p in self.messages if k is kind]
 
 
 async def until(probe: Callable[[], object], timeout_s: float) -> None:

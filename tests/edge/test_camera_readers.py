@@ -27,6 +27,7 @@ from cedetect.config import CameraSettings, VisionSettings
 from cedetect.models import DeadLetter, Detection, DetectionKind
 from cedetect.topics import TopicKind
 from edge.camera import CameraFrame, CameraInput, Decode, EndOfSource, ReaderLike, reader_count, threads_per_reader
+from tests.support import Collected
 from vision.passage import edit_distance
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -167,17 +168,6 @@ def scenario(seed: int = 7) -> list[CameraFrame | EndOfSource]:
     while any(per_camera):
         merged.append(rng.choice([items for items in per_camera if items]).pop(0))
     return merged
-
-
-class Collected:
-    def __init__(self) -> None:
-        self.messages: list[tuple[TopicKind, str, Any]] = []
-
-    def __call__(self, kind: TopicKind, device_id: str, payload: Any) -> None:
-        self.messages.append((kind, device_id, payload))
-
-    def of(self, kind: TopicKind) -> list[Any]:
-        return [p for k, _, p in self.messages if k is kind]
 
 
 def run(

@@ -114,11 +114,11 @@ def test_per_class_score_thresholds() -> None:
 
 
 def test_precision_picks_the_shipped_model() -> None:
-    assert backends.model_for("auto", "CPUExecutionProvider") == backends.INT8_MODEL
-    assert backends.model_for("auto", "CUDAExecutionProvider") == backends.DEFAULT_MODEL
-    assert backends.model_for("fp32", "CPUExecutionProvider") == backends.DEFAULT_MODEL
-    assert backends.model_for("int8", "CUDAExecutionProvider") == backends.INT8_MODEL
-    assert backends.create(VisionSettings(threads=1)).model_path == backends.INT8_MODEL  # type: ignore[attr-defined]
+    assert backends.model_for("fp32") == backends.DEFAULT_MODEL
+    assert backends.model_for("int8") == backends.INT8_MODEL
+    assert backends.create(VisionSettings(threads=1)).model_path == backends.DEFAULT_MODEL  # type: ignore[attr-defined]
+    int8 = backends.create(VisionSettings(threads=1, precision="int8"))
+    assert int8.model_path == backends.INT8_MODEL  # type: ignore[attr-defined]
 
 
 def test_int8_detector_is_quantised_from_the_shipped_float_model() -> None:

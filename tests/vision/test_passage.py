@@ -67,6 +67,29 @@ def test_one_character_ocr_difference_stays_in_the_passage_and_the_valid_read_wi
     assert dict(passage.texts) == {"34A8C123": 1, "34ABC123": 1, "34ABC12": 1}
 
 
+def test_the_text_read_in_most_frames_wins_over_one_more_confident_frame() -> None:
+    # a Brazilian plate's O read as D in one frame, with more confidence than the three frames reading O
+    m: PassageMerger[R] = PassageMerger(quiet_s=1.0)
+    m.add("cam-1", at(0.0), [R("AYO9034", 0.70)])
+    m.add("cam-1", at(0.1), [R("AYD9034", 0.90)])
+    m.add("cam-1", at(0.2), [R("AYO9034", 0.75)])
+    m.add("cam-1", at(0.3), [R("AYO9034", 0.72)])
+    m.add("cam-1", at(0.4), [R("AY09034", 0.99, valid=False)])  # the most confident, but refused
+    [passage] = m.flush()
+    assert passage.text == "AYO9034"
+    assert passage.best.confidence == 0.75  # the best frame of the winning text
+    assert passage.best_utc == at(0.2)
+    assert passage.frames == 5
+
+
+def test_a_tie_in_frames_goes_to_the_more_confident_text() -> None:
+    m: PassageMerger[R] = PassageMerger(quiet_s=1.0)
+    m.add("cam-1", at(0.0), [R("AYD9034", 0.70)])
+    m.add("cam-1", at(0.1), [R("AYO9034", 0.80)])
+    [passage] = m.flush()
+    assert passage.text == "AYO9034"
+
+
 def test_two_character_difference_is_another_vehicle() -> None:
     m: PassageMerger[R] = PassageMerger(quiet_s=1.0)
     m.add("cam-1", at(0.0), [R("34ABC123", 0.9)])
