@@ -42,12 +42,6 @@ from vision import grammars, iso6346
 from vision.datasets import LabelledImage, load_containers, plate_split
 from vision.reader import _PADDING, Reader, _crop, load_image
 
-
-def reader_crop(image: np.ndarray, box: np.ndarray) -> tuple[np.ndarray | None, tuple[int, int, int, int]]:
-    """The reader's plate crop of ``box`` (its padding and enlargement)."""
-    return _crop(image, np.asarray(box, np.float32), *_PADDING[0])
-
-
 GOALS = {"plate_exact": 0.95, "container_exact": 0.97, "reads_per_s": 30.0}
 
 
@@ -139,7 +133,7 @@ def jitter_exact(reader: Reader, items: list[LabelledImage], trials: int, px: fl
             if not plates:
                 continue
             box = found.boxes[plates[0]] + np.array([rng.uniform(-px, px) for _ in range(4)], np.float32)
-            crop, out_box = reader_crop(image, box)
+            crop, out_box = _crop(image, box, *_PADDING[0])  # the reader's own plate crop
             read = reader._read_plate(crop, out_box, float(found.scores[plates[0]])) if crop is not None else None
             hits += read is not None and read.text == item.text
     return hits / tries if tries else 0.0

@@ -192,12 +192,10 @@ class Reader:
             # locking rods): read a generous region around it; the check digit picks the code out
             x1, y1, x2, y2 = (float(v) for v in found.boxes[i])
             reach = max(0.3, 4.0 * (y2 - y1) / max(x2 - x1, 1.0))
-            crop, box = _crop(image_bgr, found.boxes[i], reach, 1.0)
+            crop, box, (cx1, cy1), scale = _placed_crop(image_bgr, found.boxes[i], reach, 1.0)
             if crop is None:
                 continue
             # where the detector's box lies in the crop (the crop may have been enlarged)
-            cx1, cy1 = max(0, int(x1 - (x2 - x1) * reach)), max(0, int(y1 - (y2 - y1) * 1.0))
-            scale = crop.shape[0] / max(1, min(image_bgr.shape[0], int(np.ceil(y2 + (y2 - y1)))) - cy1)
             inner = ((x1 - cx1) * scale, (y1 - cy1) * scale, (x2 - cx1) * scale, (y2 - cy1) * scale)
             read = self._read_container(crop, box, float(found.scores[i]), inner)
             if read is not None:
@@ -223,9 +221,7 @@ class Reader:
             self._frame_ocr = RapidOCR(params=self._ocr_params(crop=False))
         quads = self._detect_quads(image, self._frame_ocr)
         # lines too small to hold a plate's or a code's characters are not read
-        heights = np.maximum(
-            np.linalg.norm(quads[:, 0] - quads[:, 3], axis=1), np.linalg.norm(quads[:, 1] - quads[:, 2], axis=1)
-        )
+        heights = _quad_heights(quads)
         chosen = [k for k in range(len(quads)) if heights[k] >= _MIN_FRAME_LINE_PX]
         lines = self._recognise_quads(image, quads, chosen)
         out: list[Read] = []
@@ -290,16 +286,15 @@ class Reader:
              float(quads[k][:, 0].max()), float(quads[k][:, 1].max()))
             for k in chosen
         ]  # fmt: skip
-        placed = _reading_order([_Line(str(k), 0.0, box) for k, box in zip(chosen, boxes, strict=True)])
-        order = [int(line.text) for line in placed]
+        order = _reading_order_of(boxes)
         if not order:
             return []
-        images = [_quad_crop(crop, quads[k]) for k in order]
+        images = [_quad_crop(crop, quads[chosen[i]]) for i in order]
         texts = self._rec.read_stitched(images) if stitched else self._rec.read(images)
         lines = []
-        for line, read in zip(placed, texts, strict=True):
+        for i, read in zip(order, texts, strict=True):
             if read.text and grammars.normalise(read.text) and read.score >= _MIN_LINE_SCORE:
-                lines.append(_Line(read.text, read.score, line.box))
+                lines.append(_Line(read.text, read.score, boxes[i]))
         return lines
 
     def _recognise(self, crops: Sequence[npt.NDArray[np.uint8]]) -> list[list[_Line]]:
@@ -361,9 +356,7 @@ class Reader:
         quads = self._detect_quads(crop)
         if len(quads) == 0:
             return self._lines(crop, detect=False)
-        heights = np.maximum(
-            np.linalg.norm(quads[:, 0] - quads[:, 3], axis=1), np.linalg.norm(quads[:, 1] - quads[:, 2], axis=1)
-        )
+        heights = _quad_heights(quads)
         x1, y1, x2, y2 = (v * factor for v in inner)
         centres = quads.mean(axis=1)
         inside = (centres[:, 0] >= x1) & (centres[:, 0] <= x2) & (centres[:, 1] >= y1) & (centres[:, 1] <= y2)
@@ -475,15 +468,39 @@ def _specificity(plate: grammars.PlateText) -> int:
 
 def _reading_order(lines: Sequence[_Line]) -> list[_Line]:
     """Top-to-bottom rows (lines whose vertical centres are within half a line height), left to right."""
-    if not lines:
+    return [lines[i] for i in _reading_order_of([ln.box for ln in lines])]
+
+
+def _reading_order_of(boxes: Sequence[tuple[float, float, float, float]]) -> list[int]:
+    """Indices of ``boxes`` (x1, y1, x2, y2) in reading order (see :func:`_reading_order`)."""
+    if not boxes:
         return []
-    height = float(np.median([ln.box[3] - ln.box[1] for ln in lines])) or 1.0
-    return sorted(lines, key=lambda ln: (round(((ln.box[1] + ln.box[3]) / 2) / (height * 0.8)), ln.box[0]))
+    height = float(np.median([b[3] - b[1] for b in boxes])) or 1.0
+    return sorted(
+        range(len(boxes)), key=lambda i: (round(((boxes[i][1] + boxes[i][3]) / 2) / (height * 0.8)), boxes[i][0])
+    )
+
+
+def _quad_heights(quads: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Height of each text-line quadrilateral (N, 4, 2): the longer of its two sides."""
+    heights = np.maximum(
+        np.linalg.norm(quads[:, 0] - quads[:, 3], axis=1), np.linalg.norm(quads[:, 1] - quads[:, 2], axis=1)
+    )
+    return np.asarray(heights, np.float32)
 
 
 def _crop(
     image: npt.NDArray[np.uint8], box: npt.NDArray[np.float32], pad_x: float, pad_y: float
 ) -> tuple[npt.NDArray[np.uint8] | None, tuple[int, int, int, int]]:
+    crop, out_box, _origin, _scale = _placed_crop(image, box, pad_x, pad_y)
+    return crop, out_box
+
+
+def _placed_crop(
+    image: npt.NDArray[np.uint8], box: npt.NDArray[np.float32], pad_x: float, pad_y: float
+) -> tuple[npt.NDArray[np.uint8] | None, tuple[int, int, int, int], tuple[int, int], float]:
+    """The padded crop (enlarged when short), the box in image pixels, and where the crop lies: its top-left
+    corner in the image and its scale (crop pixels per image pixel)."""
     h, w = image.shape[:2]
     x1, y1, x2, y2 = (float(v) for v in box)
     bw, bh = x2 - x1, y2 - y1
@@ -491,12 +508,12 @@ def _crop(
     ix2, iy2 = min(w, int(np.ceil(x2 + bw * pad_x))), min(h, int(np.ceil(y2 + bh * pad_y)))
     out_box = (max(0, int(x1)), max(0, int(y1)), min(w, int(np.ceil(x2))), min(h, int(np.ceil(y2))))
     if ix2 - ix1 < 4 or iy2 - iy1 < 4:
-        return None, out_box
+        return None, out_box, (ix1, iy1), 1.0
     crop = image[iy1:iy2, ix1:ix2]
     if crop.shape[0] < _MIN_CROP_HEIGHT:  # the recogniser reads small characters better enlarged
         scale = min(_MIN_CROP_HEIGHT / crop.shape[0], 4.0)
         crop = np.asarray(cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC), np.uint8)
-    return np.ascontiguousarray(crop), out_box
+    return np.ascontiguousarray(crop), out_box, (ix1, iy1), crop.shape[0] / (iy2 - iy1)
 
 
 def _jpeg(crop: npt.NDArray[np.uint8]) -> bytes:
