@@ -62,6 +62,7 @@ from cedetect.models import DeadLetter, Detection, DetectionKind, detection_id_f
 from cedetect.mqtt import make_client
 from cedetect.topics import TopicError, TopicKind, parse, subscription
 from vision.passage import Passage, PassageMerger
+from vision.passage import ReadLike as MergeableRead
 
 if TYPE_CHECKING:
     import numpy as np
@@ -77,19 +78,13 @@ DEAD_LETTER_MAX_BYTES = 64 * 1024
 PROTOCOL = "camera"  # the ``protocol`` of the camera input's dead letters
 
 
-class ReadLike(Protocol):
-    @property
-    def kind(self) -> str: ...
-    @property
-    def text(self) -> str: ...
+class ReadLike(MergeableRead, Protocol):
+    """What the camera publishes of a read, beyond what the passage merger needs (``vision.reader.Read``)."""
+
     @property
     def raw_text(self) -> str: ...
     @property
-    def confidence(self) -> float: ...
-    @property
     def box_xyxy(self) -> tuple[int, int, int, int]: ...
-    @property
-    def valid(self) -> bool: ...
     @property
     def grammar(self) -> str | None: ...
     @property
