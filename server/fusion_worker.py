@@ -99,6 +99,25 @@ def _link(
     return cur.rowcount == 1
 
 
+def _link_anomaly(
+    conn: psycopg.Connection,
+    decl: Declaration,
+    anomaly_id: Any,
+    device_ids: list[str],
+    stats: FusionStats,
+    touched: set[str],
+) -> None:
+    """Link an anomaly to the declaration when one of its devices is the declaration's tracker or vehicle; a
+    matched declaration is (re)assessed."""
+    kind = anomaly_match(decl, device_ids)
+    if kind is None:
+        return
+    key = decl.tracker_device_id if kind is MatchKind.TRACKER_DEVICE else decl.vehicle_plate
+    if _link(conn, decl.declaration_id, "anomaly", anomaly_id, kind, key):
+        stats.links += 1
+    touched.add(decl.declaration_id)
+
+
 @dataclass
 class FusionStats:
     detections: int = 0
@@ -295,15 +314,29 @@ class FusionWorker:
                     decl = declaration_from_record(record)
                     if not in_period(decl, det["time_utc"], self.policy):
                         continue
-                    match = match_read(text, declaration_keys(decl), self.policy.min_fuzzy_length)
-                    if match is None:
-                        continue
-                    if _link(conn, decl.declaration_id, "detection", det["detection_id"], match.kind, match.key):
-                        stats.links += 1
-                        stats.one_char_tolerant += match.kind is MatchKind.ONE_CHAR_TOLERANT
-                    touched.add(decl.declaration_id)
+                    self._link_read(conn, decl, det["detection_id"], text, declaration_keys(decl), stats, touched)
         stats.detections = len(rows)
         self._done(conn, DETECTIONS, rows)
+
+    def _link_read(
+        self,
+        conn: psycopg.Connection,
+        decl: Declaration,
+        detection_id: Any,
+        text: str,
+        keys: Mapping[str, str],
+        stats: FusionStats,
+        touched: set[str],
+    ) -> None:
+        """Link a plate or container read to the declaration when its text matches one of ``keys``; a matched
+        declaration is (re)assessed."""
+        match = match_read(text, keys, self.policy.min_fuzzy_length)
+        if match is None:
+            return
+        if _link(conn, decl.declaration_id, "detection", detection_id, match.kind, match.key):
+            stats.links += 1
+            stats.one_char_tolerant += match.kind is MatchKind.ONE_CHAR_TOLERANT
+        touched.add(decl.declaration_id)
 
     def _fuse_anomalies(self, conn: psycopg.Connection, stats: FusionStats, touched: set[str]) -> None:
         with conn.cursor(row_factory=dict_row) as cur:
@@ -320,13 +353,7 @@ class FusionWorker:
                     decl = declaration_from_record(record)
                     if not in_period(decl, an["start_utc"], self.policy):
                         continue
-                    kind = anomaly_match(decl, devices)
-                    if kind is None:
-                        continue
-                    key = decl.tracker_device_id if kind is MatchKind.TRACKER_DEVICE else decl.vehicle_plate
-                    if _link(conn, decl.declaration_id, "anomaly", an["anomaly_id"], kind, key):
-                        stats.links += 1
-                    touched.add(decl.declaration_id)
+                    _link_anomaly(conn, decl, an["anomaly_id"], devices, stats, touched)
         stats.anomalies = len(rows)
         self._done(conn, ANOMALIES, rows)
 
@@ -350,13 +377,7 @@ class FusionWorker:
                         (["plate", "container"], sorted(texts), start, end),
                     )
                     for det in cur.fetchall():
-                        match = match_read(det["text"], keys, self.policy.min_fuzzy_length)
-                        if match is None:
-                            continue
-                        if _link(conn, decl.declaration_id, "detection", det["detection_id"], match.kind, match.key):
-                            stats.links += 1
-                            stats.one_char_tolerant += match.kind is MatchKind.ONE_CHAR_TOLERANT
-                        touched.add(decl.declaration_id)  # a changed declaration is assessed again
+                        self._link_read(conn, decl, det["detection_id"], det["text"], keys, stats, touched)
                 devices = [d for d in (decl.tracker_device_id, normalise_key(decl.vehicle_plate or "")) if d]
                 if devices:
                     cur.execute(
@@ -365,13 +386,7 @@ class FusionWorker:
                         (devices, start, end),
                     )
                     for an in cur.fetchall():
-                        kind = anomaly_match(decl, list(an["device_ids"]))
-                        if kind is None:
-                            continue
-                        device_key = decl.tracker_device_id if kind is MatchKind.TRACKER_DEVICE else decl.vehicle_plate
-                        if _link(conn, decl.declaration_id, "anomaly", an["anomaly_id"], kind, device_key):
-                            stats.links += 1
-                        touched.add(decl.declaration_id)
+                        _link_anomaly(conn, decl, an["anomaly_id"], list(an["device_ids"]), stats, touched)
         stats.declarations = len(rows)
         self._done(conn, DECLARATIONS, rows)
 
