@@ -61,7 +61,7 @@ from cedetect.models import (
     alert_id_for,
     utc_now,
 )
-from cedetect.storage import connect_with_retry, insert_alert
+from cedetect.storage import add_ingest_counts, connect_with_retry, insert_alert
 from geofence.corridors import Corridor, CorridorError, corridors_from_geojson, load_corridors
 from geofence.zones import Zone, ZoneIndex
 from ingest.parse import Parsed, SitePosition
@@ -550,13 +550,7 @@ def store_anomalies(
                 if insert_alert(conn, alert):
                     result.alerts.append(alert)
         counts = Counter({"anomalies_new": len(result.anomalies), "anomaly_alerts": len(result.alerts)})
-        for reason, n in sorted(counts.items()):
-            if n:
-                conn.execute(
-                    "INSERT INTO ingest_counters (reason, count) VALUES (%s, %s)"
-                    " ON CONFLICT (reason) DO UPDATE SET count = ingest_counters.count + EXCLUDED.count",
-                    (reason, n),
-                )
+        add_ingest_counts(conn, counts)
     return result
 
 

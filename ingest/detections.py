@@ -23,6 +23,7 @@ from psycopg.types.json import Jsonb
 
 from cedetect.frames import JPEG_SIGNATURE
 from cedetect.models import Detection
+from cedetect.storage import add_ingest_counts
 from cedetect.topics import Topic
 
 MEDIA_TYPE_JPEG = "image/jpeg"
@@ -116,11 +117,5 @@ def write_detections(conn: psycopg.Connection, items: Sequence[StoredDetection])
     counts = Counter(
         {"detections_new": result.new, "detections_duplicate": result.duplicate, "evidence_new": result.blobs_new}
     )
-    for reason, n in sorted(counts.items()):
-        if n:
-            conn.execute(
-                "INSERT INTO ingest_counters (reason, count) VALUES (%s, %s)"
-                " ON CONFLICT (reason) DO UPDATE SET count = ingest_counters.count + EXCLUDED.count",
-                (reason, n),
-            )
+    add_ingest_counts(conn, counts)
     return result

@@ -15,7 +15,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from cedetect.models import Alert, DeviceStatus
-from cedetect.storage import POSITION_COLUMNS, insert_alert
+from cedetect.storage import POSITION_COLUMNS, add_ingest_counts, insert_alert
 from ingest.parse import Parsed, Quarantined, SitePosition
 from ingest.rules import RestrictedZoneRule, StoredFix
 
@@ -118,11 +118,5 @@ def write_batch(conn: psycopg.Connection, items: Sequence[Parsed], rule: Restric
         counts["positions_new"] += result.positions_new
         counts["positions_duplicate"] += result.positions_duplicate
         counts["alerts"] += len(result.alerts)
-        for reason, n in sorted(counts.items()):
-            if n:
-                conn.execute(
-                    "INSERT INTO ingest_counters (reason, count) VALUES (%s, %s)"
-                    " ON CONFLICT (reason) DO UPDATE SET count = ingest_counters.count + EXCLUDED.count",
-                    (reason, n),
-                )
+        add_ingest_counts(conn, counts)
     return result

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 
 import psycopg
@@ -362,6 +362,17 @@ def where_filters(*conditions: tuple[str, object]) -> tuple[sql.Composable, list
         return sql.SQL(""), []
     clause = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(sql.SQL(fragment) for fragment, _ in given)
     return clause, [value for _, value in given]
+
+
+def add_ingest_counts(conn: psycopg.Connection, counts: Mapping[str, int]) -> None:
+    """Add ``counts`` (reason -> n) to ``ingest_counters`` in the caller's transaction; zero counts are skipped."""
+    for reason, n in sorted(counts.items()):
+        if n:
+            conn.execute(
+                "INSERT INTO ingest_counters (reason, count) VALUES (%s, %s)"
+                " ON CONFLICT (reason) DO UPDATE SET count = ingest_counters.count + EXCLUDED.count",
+                (reason, n),
+            )
 
 
 def insert_alert(conn: psycopg.Connection, alert: Alert) -> bool:
