@@ -232,9 +232,7 @@ def paste_container(
     else:
         return background, None
     out = background.copy()
-    region = out[oy : oy + ph, ox : ox + pw].astype(np.float32)
-    alpha = warped[:, :, 3:4].astype(np.float32) / 255.0
-    out[oy : oy + ph, ox : ox + pw] = (warped[:, :, :3] * alpha + region * (1 - alpha)).astype(np.uint8)
+    _blend(out, warped, ox, oy)
     x1, y1, x2, y2 = box
     return out, (x1 + ox, y1 + oy, x2 + ox, y2 + oy)
 
@@ -297,9 +295,7 @@ def paste_plate(
     else:
         return background, None
     out = background.copy()
-    region = out[oy : oy + ph, ox : ox + pw].astype(np.float32)
-    alpha = warped[:, :, 3:4].astype(np.float32) / 255.0
-    out[oy : oy + ph, ox : ox + pw] = (warped[:, :, :3] * alpha + region * (1 - alpha)).astype(np.uint8)
+    _blend(out, warped, ox, oy)
     return out, (box[0] + ox, box[1] + oy, box[2] + ox, box[3] + oy)
 
 
