@@ -88,6 +88,11 @@ def test_type_key_is_validated_by_settings(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("CEDETECT_VISION_TYPE", "onnxruntime")
     monkeypatch.setenv("CEDETECT_VISION_PROVIDERS", '["CPUExecutionProvider"]')
     assert VisionSettings().providers == ["CPUExecutionProvider"]
+    monkeypatch.setenv("CEDETECT_VISION_PRECISION", "int4")
+    with pytest.raises(ValueError, match="fp32"):
+        VisionSettings()
+    monkeypatch.setenv("CEDETECT_VISION_PRECISION", "int8")
+    assert VisionSettings().precision == "int8"
 
 
 def test_shipped_detector_loads_on_onnx_runtime() -> None:
