@@ -173,6 +173,8 @@ class VisionSettings(BaseSettings):
     #: its boxes within a pixel or two, which is enough to flip a read the recogniser hesitates over; see
     #: vision/README.md).
     precision: Literal["fp32", "int8"] = "fp32"
+    #: The frame's longer side at the detector, for a model with a free input size (the shipped one, trained
+    #: at 416); a model with a fixed input uses its own size.
     input_size: int = Field(default=416, ge=64, le=2048, multiple_of=32)
     score_threshold: float = Field(default=0.25, gt=0.0, lt=1.0)
     #: Container-code boxes are kept from this score (a read must still pass the ISO 6346 check digit; every

@@ -24,6 +24,8 @@ DEFAULT_MODEL = Path(__file__).with_name("models") / "detector.onnx"
 #: The same detector quantised to int8 by ``vision.train.quantize`` (about twice as fast on a CPU).
 INT8_MODEL = DEFAULT_MODEL.with_name("detector.int8.onnx")
 CLASSES = ("plate", "container_code")
+#: The YOLO head's largest stride: a free-size input must be a multiple of it.
+STRIDE = 32
 PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "OpenVINOExecutionProvider", "CPUExecutionProvider")
 
 
@@ -47,14 +49,24 @@ class BackendError(RuntimeError):
         self.reason = reason
 
 
-def letterbox(image_bgr: npt.NDArray[np.uint8], size: int) -> tuple[npt.NDArray[np.float32], float, tuple[int, int]]:
-    """Resize keeping the aspect ratio, pad to ``size``x``size`` with grey; returns NCHW RGB in [0, 1]."""
+def letterbox(
+    image_bgr: npt.NDArray[np.uint8], size: int, stride: int = 0
+) -> tuple[npt.NDArray[np.float32], float, tuple[int, int]]:
+    """Resize keeping the aspect ratio so the longer side is ``size``, pad with grey; NCHW RGB in [0, 1].
+
+    ``stride`` 0: pad to ``size``x``size`` (a model with a fixed input).  ``stride`` > 0: pad each side only up
+    to the next multiple of ``stride`` (a model with a free input size: a 16:9 frame becomes 416x256, not
+    416x416, and costs about 40% less).  Either way the image lies centred in the padding."""
     h, w = image_bgr.shape[:2]
     ratio = min(size / h, size / w)
     new_w, new_h = max(1, round(w * ratio)), max(1, round(h * ratio))
     resized = cv2.resize(image_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR if ratio > 1 else cv2.INTER_AREA)
-    pad_x, pad_y = (size - new_w) // 2, (size - new_h) // 2
-    canvas = np.full((size, size, 3), 114, np.uint8)
+    if stride > 0:
+        out_w, out_h = -(-new_w // stride) * stride, -(-new_h // stride) * stride
+    else:
+        out_w = out_h = size
+    pad_x, pad_y = (out_w - new_w) // 2, (out_h - new_h) // 2
+    canvas = np.full((out_h, out_w, 3), 114, np.uint8)
     canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized
     blob = canvas[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) / 255.0
     return np.ascontiguousarray(blob), ratio, (pad_x, pad_y)
@@ -153,15 +165,19 @@ class OnnxRuntimeBackend:
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         shape = inp.shape
-        self.input_size = int(shape[2]) if isinstance(shape[2], int) else settings.input_size
-        self.settings = settings
-        self.thresholds = (settings.score_threshold, settings.container_score_threshold)  # per class
         self.model_path = path
         meta_path = DEFAULT_MODEL.with_suffix(".json") if path == INT8_MODEL else path.with_suffix(".json")
         self.meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        # a fixed input (1, 3, 416, 416) is padded square; a free one (1, 3, "height", "width") only up to the
+        # next multiple of the model's stride, so wide frames cost less
+        fixed = isinstance(shape[2], int) and isinstance(shape[3], int)
+        self.input_size = int(shape[2]) if fixed else settings.input_size
+        self.stride = 0 if fixed else STRIDE
+        self.settings = settings
+        self.thresholds = (settings.score_threshold, settings.container_score_threshold)  # per class
 
     def detect(self, image_bgr: npt.NDArray[np.uint8]) -> Detections:
-        blob, ratio, pad = letterbox(image_bgr, self.input_size)
+        blob, ratio, pad = letterbox(image_bgr, self.input_size, self.stride)
         (output,) = self.session.run(None, {self.input_name: blob})
         return decode_yolo(
             np.asarray(output, np.float32), ratio=ratio, pad=pad, image_shape=image_bgr.shape[:2],

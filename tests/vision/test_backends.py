@@ -27,6 +27,47 @@ def test_letterbox_keeps_aspect_and_centres() -> None:
     assert blob[0, 0, 5, 5] == pytest.approx(114 / 255)  # grey padding
 
 
+def test_letterbox_with_a_stride_pads_only_to_its_next_multiple() -> None:
+    image = np.zeros((540, 960, 3), np.uint8)
+    image[:, :, 0] = 255  # blue in BGR
+    blob, ratio, pad = backends.letterbox(image, 416, 32)
+    assert ratio == pytest.approx(416 / 960)
+    assert blob.shape == (1, 3, 256, 416)  # 416x234 scaled, padded to 256 rows, not 416
+    assert pad == (0, (256 - 234) // 2)
+    assert blob[0, 2, 128, 200] == pytest.approx(1.0)
+    assert blob[0, 0, 128, 200] == pytest.approx(0.0)
+    assert blob[0, 0, 5, 5] == pytest.approx(114 / 255)  # the 11 grey rows above
+    tall = backends.letterbox(np.zeros((500, 300, 3), np.uint8), 416, 32)[0]
+    assert tall.shape == (1, 3, 416, 256)  # 250 -> 256 columns
+    exact = backends.letterbox(np.zeros((416, 416, 3), np.uint8), 416, 32)[0]
+    assert exact.shape == (1, 3, 416, 416)
+
+
+def test_shipped_detector_takes_free_sizes_and_finds_the_same_plate(shared_data: Path) -> None:
+    """The shipped export has a free input size: a wide frame is padded to 416x256, not 416x416, and the
+    plate is found where the square input finds it."""
+    from vision.datasets import plate_split
+    from vision.reader import load_image
+
+    backend = backends.create(VisionSettings(threads=1))
+    assert isinstance(backend, backends.OnnxRuntimeBackend)
+    assert backend.stride == 32
+    shape = backend.session.get_inputs()[0].shape
+    assert not isinstance(shape[2], int)
+    assert not isinstance(shape[3], int)
+    photo = next(x for x in plate_split(shared_data)[0] if x.box_xyxy)
+    image = load_image(photo.path)
+    rect = backend.detect(image)
+    backend.stride = 0  # the same model, fed the square input of a fixed-size export
+    square = backend.detect(image)
+    assert rect.count >= 1
+    assert square.count >= 1
+    assert _iou(rect.boxes[0], square.boxes[0]) > 0.9
+    assert photo.box_xyxy is not None
+    assert _iou(rect.boxes[0], np.asarray(photo.box_xyxy, np.float32)) > 0.5
+    assert abs(float(rect.scores[0]) - float(square.scores[0])) < 0.1
+
+
 def test_nms_keeps_the_best_of_overlapping_boxes() -> None:
     boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60], [0, 0, 10, 10.5]], np.float32)
     scores = np.array([0.9, 0.8, 0.7, 0.95], np.float32)

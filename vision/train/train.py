@@ -125,7 +125,8 @@ def _export(yolo: Any, weights: Path, args: argparse.Namespace, extra: dict[str,
     results = weights.parent.parent / "results.csv"  # one row per finished epoch
     if (epoch is None or epoch <= 0) and results.is_file():
         epoch = max(0, len(results.read_text().strip().splitlines()) - 1)
-    exported = model.export(format="onnx", imgsz=args.imgsz, opset=args.opset, simplify=True, dynamic=False)
+    # free height and width: the backend pads frames only to the next multiple of 32 (a 16:9 frame: 416x256)
+    exported = model.export(format="onnx", imgsz=args.imgsz, opset=args.opset, simplify=True, dynamic=True)
     args.onnx_out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(exported, args.onnx_out)
     meta = {
