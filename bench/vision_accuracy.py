@@ -11,13 +11,14 @@ lines checked by the same plate grammars and ISO 6346 repair):
   container photo is used in training; the detector saw only synthetic container markings);
 - detection recall at IoU 0.5: a detector box of the right class overlaps the labelled box (plates: source
   boxes; containers: the project's hand-drawn boxes in ``vision/eval_labels``).
-Also: the same with the other detector precision (int8 beside the default fp32), and plate text exact with
+Also: the same with the other detector precision (fp32 beside the default int8) and with the other recogniser
+setting (rapidocr's recogniser alone beside the project recogniser first), and plate text exact with
 the reader's plate box moved by up to 2 px (6 seeded tries per photo): the recogniser's read of a character
 it hesitates over (O or D) can turn on one pixel, so this figure is steadier than one box per photo.
 Speed: frames/s and reads/s over the eval photos (plate and container frames also apart), one frame at a
-time for: the reader, the reader with the other precision, the detector's boxes only (no fallback), and the
-baseline (rapidocr on the whole frame), taking turns within each round so the machine's load falls on all
-alike; then the reader with one reader per CPU core in parallel, one ONNX Runtime thread each (the edge
+time for: the reader, the reader with the other precision, with the other recogniser setting, the detector's
+boxes only (no fallback), and the baseline (rapidocr on the whole frame), taking turns within each round so
+the machine's load falls on all alike; then the reader with one reader per CPU core in parallel, one ONNX Runtime thread each (the edge
 camera's default).  Ratios are against the baseline in the same run.  Goals: plate exact >= 95%, container
 exact >= 97%, >= 30 reads/s.
 """
@@ -255,17 +256,27 @@ def main(argv: list[str] | None = None) -> int:
     other_reader = Reader(settings.model_copy(update={"precision": other}))
     other_plates = evaluate(other_reader, detector_only, plate_eval, "plate", ocr)
     other_conts = evaluate(other_reader, detector_only, containers, "container", ocr)
+    # the other recogniser setting: rapidocr's model alone (the reader before the project recogniser), or the
+    # project recogniser first when rapidocr's is the setting
+    other_rec = "rapidocr" if settings.recogniser == "project" else "project"
+    rec_settings = settings.model_copy(update={"recogniser": other_rec})
+    rec_reader = Reader(rec_settings)
+    rec_plates = evaluate(rec_reader, detector_only, plate_eval, "plate", ocr)
+    rec_conts = evaluate(rec_reader, detector_only, containers, "container", ocr)
+    rec_label = f"reader, {other_rec} recogniser" + (" only" if other_rec == "rapidocr" else " first")
     jitter = {
         "trials": 6,
         "px": 2.0,
         "reader": jitter_exact(reader, plate_eval, 6, 2.0),
         f"{other}_reader": jitter_exact(other_reader, plate_eval, 6, 2.0),
+        f"{other_rec}_recogniser_reader": jitter_exact(rec_reader, plate_eval, 6, 2.0),
     }
     load_before = os.getloadavg()
     speeds = speed(
         {
             "reader": reader,
             f"reader, {other} detector": other_reader,
+            rec_label: rec_reader,
             "detector boxes only (no fallback)": detector_only,
         },
         plate_eval + containers,
@@ -278,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         f"reader, {other} detector": parallel_speed(
             settings.model_copy(update={"precision": other}), plate_eval + containers, args.speed_rounds, workers
         ),
+        rec_label: parallel_speed(rec_settings, plate_eval + containers, args.speed_rounds, workers),
         "detector boxes only (no fallback)": parallel_speed(
             settings.model_copy(update={"full_frame_fallback": False}), plate_eval + containers,
             args.speed_rounds, workers,
@@ -295,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         "containers": conts,
         "precision": settings.precision,
         f"{other}_detector": {"plates": other_plates, "containers": other_conts},
+        "recogniser": settings.recogniser,
+        "line_min_prob": settings.line_min_prob,
+        f"{other_rec}_recogniser": {"plates": rec_plates, "containers": rec_conts},
         "plate_exact_box_jitter": jitter,
         "threads": settings.threads,
         "full_frame_max_side_px": settings.full_frame_max_side_px,
@@ -316,16 +331,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  recall IoU 0.5    {pct(plates['recall_iou50'])} of {plates['boxes']} boxes (detector)")
     print(f"  with the {other} detector: text exact {pct(other_plates['exact'])}, recall "
           f"{pct(other_plates['recall_iou50'])}")  # fmt: skip
+    print(f"  with the {other_rec} recogniser{' only' if other_rec == 'rapidocr' else ' first'}: text exact "
+          f"{pct(rec_plates['exact'])}")  # fmt: skip
     print(f"  text exact with the plate box moved up to 2 px (6 tries per photo, no fallback): reader "
-          f"{pct(jitter['reader'])}, {other} detector {pct(jitter[other + '_reader'])}")  # fmt: skip
+          f"{pct(jitter['reader'])}, {other} detector {pct(jitter[other + '_reader'])}, {other_rec} recogniser "
+          f"{pct(jitter[other_rec + '_recogniser_reader'])}")  # fmt: skip
     print(f"containers ({conts['images']} photos, never trained on), goal 97%:")
     print(f"  code exact        {pct(conts['exact'])}   {pct(conts['detector_only_exact'])}"
           f"          {pct(conts['baseline_exact'])}")  # fmt: skip
     print(f"  recall IoU 0.5    {pct(conts['recall_iou50'])} of {conts['boxes']} hand-drawn boxes (detector)")
     print(f"  with the {other} detector: code exact {pct(other_conts['exact'])}, recall "
           f"{pct(other_conts['recall_iou50'])}")  # fmt: skip
+    print(f"  with the {other_rec} recogniser: code exact {pct(rec_conts['exact'])}")
     print(
-        f"speed ({settings.threads or 'default'} ONNX Runtime threads, {os.cpu_count()} CPUs, 1-min load average "
+        f"speed ({settings.precision} detector, {settings.recogniser} recogniser; "
+        f"{settings.threads or 'default'} ONNX Runtime threads, {os.cpu_count()} CPUs, 1-min load average "
         f"{load_before[0]:.1f} -> {load_after[0]:.1f}, detector input {result['input_size']} px, "
         f"detector alone {next(iter(speeds.values()))['detector_ms']:.1f} ms/frame); goal 30 reads/s:"
     )

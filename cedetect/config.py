@@ -169,10 +169,10 @@ class VisionSettings(BaseSettings):
     providers: list[str] = Field(default_factory=list)
     #: Detector ONNX file (default: the shipped one, ``vision/models/detector.onnx`` or its int8 copy).
     model_path: Path | None = None
-    #: Shipped detector weights: ``fp32``, or ``int8`` (quantised: the detector about twice as fast on a CPU,
-    #: its boxes within a pixel or two, which is enough to flip a read the recogniser hesitates over; see
-    #: vision/README.md).
-    precision: Literal["fp32", "int8"] = "fp32"
+    #: Shipped detector weights: ``int8`` (quantised; about twice as fast on a CPU, its boxes within a pixel or
+    #: two of the float ones) or ``fp32``.  With the project recogniser reading first, both read the same share
+    #: of the eval plates (vision/README.md).
+    precision: Literal["fp32", "int8"] = "int8"
     #: The frame's longer side at the detector, for a model with a free input size (the shipped one, trained
     #: at 416); a model with a fixed input uses its own size.
     input_size: int = Field(default=416, ge=64, le=2048, multiple_of=32)
@@ -188,6 +188,14 @@ class VisionSettings(BaseSettings):
     max_pixels: int = Field(default=60_000_000, ge=4096)
     #: Plate grammars tried in order (JSON list; see ``vision.grammars``): TR first, then European, Brazilian...
     plate_grammars: list[str] = Field(default_factory=lambda: ["TR", "EU", "BR", "AR"])
+    #: What reads a plate's or a code line's text: ``project``, the project's small recogniser
+    #: (``vision/models/recogniser.onnx``, about 1 ms a line) first, and rapidocr's model (about 24 ms a line)
+    #: only where its read is unsure; or ``rapidocr``, rapidocr's model alone.
+    recogniser: Literal["project", "rapidocr"] = "project"
+    #: The project recogniser's plate read is kept without rapidocr's when it fits a fixed-layout plate format
+    #: and its least sure character has at least this probability; a container code's when its check digit
+    #: is right as read.
+    line_min_prob: float = Field(default=0.9, ge=0.0, le=1.0)
     #: When the detector's boxes yield no valid read at all, read the whole frame with the text detector and
     #: keep only strict matches (a fixed-layout plate format, a right ISO 6346 check digit).
     full_frame_fallback: bool = True

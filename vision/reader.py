@@ -28,6 +28,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cedetect.config import VisionSettings
 from vision import backends, grammars, iso6346
+from vision.line_model import LineModel, LineRead
 from vision.recogniser import LineRecogniser
 
 SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "BMP", "WEBP", "TIFF", "PPM"})
@@ -148,6 +149,8 @@ class Reader:
 
         self._ocr = RapidOCR(params=self._ocr_params(crop=True))  # its text detector, for crops
         self._rec = LineRecogniser(threads=self.settings.threads)  # its recognition model, run directly
+        # the project's small recogniser, read first; rapidocr's model only where its read is unsure
+        self._line = LineModel(threads=self.settings.threads) if self.settings.recogniser == "project" else None
         self._frame_ocr: Any = None  # the whole-frame fallback engine, built on first use
         self.grammar_order: tuple[str, ...] = tuple(self.settings.plate_grammars)
         for name in self.grammar_order:
@@ -178,11 +181,16 @@ class Reader:
                 crop, box = _crop(image_bgr, found.boxes[i], *_PADDING[0])
                 if crop is not None:
                     plates.append((crop, box, float(found.scores[i])))
-        # one-line plate crops: the recogniser alone, all of the frame's crops in one batched call
+        # one-line plate crops: the project recogniser reads them all in one batch; a sure read that fits a
+        # fixed-layout format is kept as it is, the others go to rapidocr's recogniser (batched too)
         one_line = [k for k, (crop, _, _) in enumerate(plates) if _one_line(crop)]
-        recognised = dict(zip(one_line, self._recognise([plates[k][0] for k in one_line]), strict=True))
+        fast: dict[int, LineRead] = {}
+        if self._line is not None and one_line:
+            fast = dict(zip(one_line, self._line.read([plates[k][0] for k in one_line]), strict=True))
+        unsure = [k for k in one_line if self._sure_text(fast.get(k)) is None]
+        recognised = dict(zip(unsure, self._recognise([plates[k][0] for k in unsure]), strict=True))
         for k, (crop, box, det_score) in enumerate(plates):
-            plate = self._read_plate(crop, box, det_score, recognised.get(k))
+            plate = self._read_plate(crop, box, det_score, recognised.get(k), fast.get(k))
             if plate is not None:
                 reads.append(plate)
         for i in range(found.count):
@@ -308,14 +316,47 @@ class Reader:
             out.append([_Line(read.text, read.score, (0.0, 0.0, float(w), float(h)))])
         return out
 
+    def _sure_text(self, line: LineRead | None) -> grammars.PlateText | None:
+        """The project recogniser's plate read when it can stand alone: it fits a fixed-layout format as read
+        or after at most the grammar's letter/digit repairs, and no character is less sure than
+        ``line_min_prob``; otherwise None (rapidocr's recogniser reads the crop)."""
+        if line is None or line.min_prob < self.settings.line_min_prob or len(line.text) < _MIN_TEXT:
+            return None
+        plate = grammars.validate(line.text, self.grammar_order)
+        return plate if plate.valid and _specificity(plate) else None
+
+    def _sure_plate(
+        self,
+        line: LineRead,
+        crop: npt.NDArray[np.uint8],
+        box: tuple[int, int, int, int],
+        det_score: float,
+    ) -> Read | None:
+        """:meth:`_sure_text` as a :class:`Read`."""
+        plate = self._sure_text(line)
+        if plate is None:
+            return None
+        return Read(
+            kind="plate", text=plate.text, raw_text=line.text, confidence=_clip01(det_score * line.score),
+            box_xyxy=box, valid=True, grammar=plate.grammar, check_digit_ok=None, repaired=plate.repaired,
+            crop_jpeg=_jpeg(crop),
+        )  # fmt: skip
+
     def _read_plate(
         self,
         crop: npt.NDArray[np.uint8],
         box: tuple[int, int, int, int],
         det_score: float,
         recognised: list[_Line] | None = None,
+        fast: LineRead | None = None,
     ) -> Read | None:
-        """``recognised``: the recogniser's lines for a one-line crop when already run (batched)."""
+        """A one-line crop is read by the project recogniser first (``fast``: its read when already run,
+        batched), and its read kept when sure (:meth:`_sure_plate`); otherwise by rapidocr's recogniser
+        (``recognised``: its lines when already run, batched) and, where needed, its text detector."""
+        if self._line is not None and _one_line(crop):
+            sure = self._sure_plate(fast or self._line.read([crop])[0], crop, box, det_score)
+            if sure is not None:
+                return sure
         candidates: list[tuple[grammars.PlateText, str, float]] = []
         if recognised is None and _one_line(crop):  # one-line plate: the recogniser alone
             recognised = self._recognise([crop])[0]
@@ -378,6 +419,7 @@ class Reader:
     ) -> Read | None:
         # The crop as it is first; when that gives no clean code, contrast-equalised variants (door markings
         # are often faint, dirty or dark), keeping the best: check digit right, then unrepaired, then score.
+        # (rapidocr's recogniser, not the project's: see vision/README.md, "The project recogniser")
         best: tuple[tuple[bool, bool, float], list[_Line], iso6346.ContainerCode | None] | None = None
         for variant, factor in _container_variants(crop):
             lines = self._code_lines(variant, inner, factor)

@@ -132,8 +132,10 @@ def test_type_key_is_validated_by_settings(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("CEDETECT_VISION_PRECISION", "int4")
     with pytest.raises(ValueError, match="fp32"):
         VisionSettings()
-    monkeypatch.setenv("CEDETECT_VISION_PRECISION", "int8")
-    assert VisionSettings().precision == "int8"
+    monkeypatch.setenv("CEDETECT_VISION_PRECISION", "fp32")
+    assert VisionSettings().precision == "fp32"
+    monkeypatch.delenv("CEDETECT_VISION_PRECISION")
+    assert VisionSettings().precision == "int8"  # the default
 
 
 def test_shipped_detector_loads_on_onnx_runtime() -> None:
@@ -162,9 +164,9 @@ def test_per_class_score_thresholds() -> None:
 def test_precision_picks_the_shipped_model() -> None:
     assert backends.model_for("fp32") == backends.DEFAULT_MODEL
     assert backends.model_for("int8") == backends.INT8_MODEL
-    assert backends.create(VisionSettings(threads=1)).model_path == backends.DEFAULT_MODEL  # type: ignore[attr-defined]
-    int8 = backends.create(VisionSettings(threads=1, precision="int8"))
-    assert int8.model_path == backends.INT8_MODEL  # type: ignore[attr-defined]
+    assert backends.create(VisionSettings(threads=1)).model_path == backends.INT8_MODEL  # type: ignore[attr-defined]
+    fp32 = backends.create(VisionSettings(threads=1, precision="fp32"))
+    assert fp32.model_path == backends.DEFAULT_MODEL  # type: ignore[attr-defined]
 
 
 def test_int8_detector_is_quantised_from_the_shipped_float_model() -> None:
