@@ -18,9 +18,9 @@ it hesitates over (O or D) can turn on one pixel, so this figure is steadier tha
 Speed: frames/s and reads/s over the eval photos (plate and container frames also apart), one frame at a
 time for: the reader, the reader with the other precision, with the other recogniser setting, the detector's
 boxes only (no fallback), and the baseline (rapidocr on the whole frame), taking turns within each round so
-the machine's load falls on all alike; then the reader with one reader per CPU core in parallel, one ONNX Runtime thread each (the edge
-camera's default).  Ratios are against the baseline in the same run.  Goals: plate exact >= 95%, container
-exact >= 97%, >= 30 reads/s.
+the machine's load falls on all alike; then the reader with one reader per CPU core in parallel, one ONNX
+Runtime thread each (the edge camera's default).  Ratios are against the baseline in the same run.  Goals:
+plate exact >= 95%, container exact >= 97%, >= 30 reads/s.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -136,6 +136,19 @@ def decode_yolo(
     return Detections(out_boxes, out_scores, out_classes, n)
 
 
+def onnx_session(path: Path, threads: int = 0, providers: Sequence[str] = ("CPUExecutionProvider",)) -> Any:
+    """An ONNX Runtime session on ``path``: ``threads`` intra-op threads (0: ONNX Runtime decides) and one
+    inter-op thread, warnings and below not logged; the detector, both recognisers use it."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), sess_options=options, providers=list(providers))
+
+
 def model_for(precision: str) -> Path:
     """The shipped detector file for a ``VisionSettings.precision``."""
     return INT8_MODEL if precision == "int8" else DEFAULT_MODEL
@@ -155,12 +168,7 @@ class OnnxRuntimeBackend:
         path = Path(settings.model_path) if settings.model_path else model_for(settings.precision)
         if not path.is_file():
             raise BackendError("model_not_found", f"detector model {path} does not exist")
-        options = ort.SessionOptions()
-        if settings.threads:
-            options.intra_op_num_threads = settings.threads
-            options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        self.session = onnx_session(path, settings.threads, providers)
         self.providers = self.session.get_providers()
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name

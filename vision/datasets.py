@@ -48,19 +48,28 @@ def load_plates(shared_data: Path) -> list[LabelledImage]:
 
 def plate_split(shared_data: Path) -> tuple[list[LabelledImage], list[LabelledImage]]:
     """(train, eval): per source folder, round(25%) of the plate texts go to eval, seed 6346."""
+    return split_by_text(load_plates(shared_data), EVAL_FRACTION, min_texts=4, seed=SPLIT_SEED)
+
+
+def split_by_text(
+    items: list[LabelledImage], fraction: float, *, min_texts: int, seed: int
+) -> tuple[list[LabelledImage], list[LabelledImage]]:
+    """(kept, held out): per source folder with at least ``min_texts`` plate texts, round(``fraction``) of its
+    texts are held out, drawn by one ``random.Random(seed)`` over the folders in name order; photos with the
+    same text always end up on the same side."""
     by_group: dict[str, dict[str, list[LabelledImage]]] = defaultdict(lambda: defaultdict(list))
-    for item in load_plates(shared_data):
+    for item in items:
         by_group[item.group][item.text].append(item)
-    rng = random.Random(SPLIT_SEED)
-    train: list[LabelledImage] = []
-    evaluation: list[LabelledImage] = []
+    rng = random.Random(seed)
+    kept: list[LabelledImage] = []
+    held: list[LabelledImage] = []
     for group in sorted(by_group):
         texts = sorted(by_group[group])
         rng.shuffle(texts)
-        n_eval = round(len(texts) * EVAL_FRACTION) if len(texts) >= 4 else 0
+        n_held = round(len(texts) * fraction) if len(texts) >= min_texts else 0
         for i, text in enumerate(texts):
-            (evaluation if i < n_eval else train).extend(by_group[group][text])
-    return train, evaluation
+            (held if i < n_held else kept).extend(by_group[group][text])
+    return kept, held
 
 
 def load_containers(shared_data: Path) -> list[LabelledImage]:

@@ -23,6 +23,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from vision.backends import onnx_session
+
 MODEL_PATH = Path(__file__).with_name("models") / "recogniser.onnx"
 #: CTC classes after the blank (class 0): the characters a plate or a container code is written in.
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -117,19 +119,12 @@ class LineModel:
     """One ONNX Runtime session; not thread-safe (one per thread, like :class:`vision.reader.Reader`)."""
 
     def __init__(self, model: Path | None = None, threads: int = 0) -> None:
-        import onnxruntime as ort
-
         path = model or MODEL_PATH
         self.meta = load_meta(path)
         self.alphabet = str(self.meta["alphabet"])
         self.height = int(self.meta["height"])
         self.width = int(self.meta["width"])
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        self.session = onnx_session(path, threads)
         self.input_name = self.session.get_inputs()[0].name
 
     def probabilities(self, images: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:

@@ -25,6 +25,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from vision.backends import onnx_session
+
 HEIGHT = 48
 MIN_WIDTH = 320  # rapidocr's (and PaddleOCR's) rec_img_shape width: narrower inputs read worse
 #: Space between stitched lines, as a fraction of the line height: wide enough to read as a word break.
@@ -54,15 +56,8 @@ class LineRecogniser:
     """One ONNX Runtime session; not thread-safe (one per thread, like :class:`vision.reader.Reader`)."""
 
     def __init__(self, model: Path | None = None, threads: int = 0) -> None:
-        import onnxruntime as ort
-
         path = model or rapidocr_model()
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        self.session = onnx_session(path, threads)
         self.input_name = self.session.get_inputs()[0].name
         meta = self.session.get_modelmeta().custom_metadata_map
         if "character" not in meta:

@@ -37,7 +37,7 @@ import random
 import re
 import string
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -51,7 +51,7 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
 from vision import iso6346
-from vision.datasets import LabelledImage, plate_split
+from vision.datasets import LabelledImage, plate_split, split_by_text
 from vision.line_model import fit_line
 from vision.reader import _PADDING, _placed_crop, load_image
 from vision.train import synth
@@ -97,21 +97,10 @@ def real_photos(shared: Path, seed: int = SEED) -> tuple[list[LabelledImage], li
     """(fit, val): the train side of ``plate_split``, with ~10% of each source folder's texts held out."""
     train, evaluation = plate_split(shared)
     banned = {item.path.resolve() for item in evaluation}
-    by_group: dict[str, dict[str, list[LabelledImage]]] = defaultdict(lambda: defaultdict(list))
     for item in train:
         if item.path.resolve() in banned or "containers" in item.path.parts:
             raise RuntimeError(f"{item.path}: an eval-side or container photo on the train side")
-        by_group[item.group][item.text].append(item)
-    rng = random.Random(seed)
-    fit: list[LabelledImage] = []
-    val: list[LabelledImage] = []
-    for group in sorted(by_group):
-        texts = sorted(by_group[group])
-        rng.shuffle(texts)
-        n_val = round(len(texts) * VAL_FRACTION) if len(texts) >= 10 else 0
-        for i, text in enumerate(texts):
-            (val if i < n_val else fit).extend(by_group[group][text])
-    return fit, val
+    return split_by_text(train, VAL_FRACTION, min_texts=10, seed=seed)
 
 
 #: The Slovak and Croatian layout LL 999LL (RK 576AH): three digits between the letter groups.
