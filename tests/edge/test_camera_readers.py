@@ -14,7 +14,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,29 +28,10 @@ from cedetect.topics import TopicKind
 from edge.camera import CameraFrame, CameraInput, Decode, EndOfSource, ReaderLike, reader_count, threads_per_reader
 from tests.support import Collected
 from vision.passage import edit_distance
+from vision.reader import ImageError, Read
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 CONTAINER = "MSCU1234565"
-
-
-@dataclass(frozen=True, slots=True)
-class FakeRead:
-    kind: str
-    text: str
-    raw_text: str
-    confidence: float
-    box_xyxy: tuple[int, int, int, int]
-    valid: bool
-    grammar: str | None
-    check_digit_ok: bool | None
-    repaired: bool
-    crop_jpeg: bytes
-
-
-class ImageError(ValueError):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def fake_decode(data: bytes) -> np.ndarray:
@@ -83,7 +63,7 @@ class FakeReader:
         self.rng = random.Random(number)
         self.thread: int | None = None
 
-    def read(self, image_bgr: np.ndarray) -> Sequence[FakeRead]:
+    def read(self, image_bgr: np.ndarray) -> Sequence[Read]:
         # one reader is used by one thread only (a real reader is not thread-safe)
         assert self.thread in (None, threading.get_ident())
         self.thread = threading.get_ident()
@@ -93,9 +73,7 @@ class FakeReader:
         if spec.get("raise"):
             raise RuntimeError(f"reader bug on frame {spec['i']}")
         return [
-            FakeRead(
-                kind, text, text.lower(), conf, (1, 2, 30, 40), valid, None, None, False, f"{text}@{conf}".encode()
-            )
+            Read(kind, text, text.lower(), conf, (1, 2, 30, 40), valid, None, None, False, f"{text}@{conf}".encode())
             for kind, text, conf, valid in spec["reads"]
         ]
 
