@@ -67,7 +67,7 @@ def baseline_read(ocr: Any, image: np.ndarray, order: tuple[str, ...]) -> tuple[
     for text, score in zip(texts, scores, strict=False):
         checked = grammars.validate(text, order)
         if checked.valid and len(checked.text) >= 5:
-            specific = 0 if checked.grammar in ("EU", "DE", "PL") else 1
+            specific = int(checked.fixed_layout)
             plates.append((specific, score, checked.text))
     plate = max(plates)[2] if plates else None
     code = None

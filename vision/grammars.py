@@ -155,12 +155,21 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+#: The catch-all formats: letters and digits in loose groups, which fit many misreads too.
+LOOSE_GRAMMARS = ("EU", "DE", "PL")
+
+
 @dataclass(frozen=True, slots=True)
 class PlateText:
     text: str
     grammar: str | None  # the sub-format that accepted it ("TR", "HR", "BR", ...), None when none did
     valid: bool
     repaired: bool
+
+    @property
+    def fixed_layout(self) -> bool:
+        """Accepted by a fixed-layout country format, not by one of the loose :data:`LOOSE_GRAMMARS`."""
+        return self.grammar is not None and self.grammar not in LOOSE_GRAMMARS
 
 
 #: At most this many letter/digit confusions are undone to fit a fixed layout: a read needing more is more

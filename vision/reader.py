@@ -505,7 +505,7 @@ def _one_line(crop: npt.NDArray[np.uint8]) -> bool:
 
 def _specificity(plate: grammars.PlateText) -> int:
     """Prefer a fixed-layout country format over the loose catch-all ones."""
-    return 0 if plate.grammar in (None, "EU", "DE", "PL") else 1
+    return int(plate.fixed_layout)
 
 
 def _reading_order(lines: Sequence[_Line]) -> list[_Line]:

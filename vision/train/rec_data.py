@@ -380,11 +380,7 @@ PLATE_FORMATS: tuple[tuple[Callable[[random.Random], PlateText], float], ...] = 
 @cache
 def fonts() -> tuple[Path, ...]:
     """The synthetic-scene faces, then a few more plain ones (condensed, bold, mono)."""
-    found: dict[str, Path] = {}
-    for root in synth.FONT_DIRS:
-        if root.is_dir():
-            for path in sorted(root.rglob("*.ttf")):
-                found.setdefault(path.name, path)
+    found = synth.font_files()
     out = list(synth.find_fonts())
     out += [found[name] for name in EXTRA_FONTS if name in found and found[name] not in out]
     return tuple(out)

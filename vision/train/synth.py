@@ -44,12 +44,18 @@ CONTAINER_COLOURS = (
 SIZE_TYPES = ("22G1", "42G1", "45G1", "22G0", "45R1", "22T6", "L5G1", "25G1", "42R1", "22U1")
 
 
-def find_fonts() -> list[Path]:
+def font_files() -> dict[str, Path]:
+    """Every TrueType file under :data:`FONT_DIRS` by file name (the first found, in path order)."""
     found: dict[str, Path] = {}
     for root in FONT_DIRS:
         if root.is_dir():
-            for path in root.rglob("*.ttf"):
+            for path in sorted(root.rglob("*.ttf")):
                 found.setdefault(path.name, path)
+    return found
+
+
+def find_fonts() -> list[Path]:
+    found = font_files()
     fonts = [found[name] for name in FONT_NAMES if name in found]
     if not fonts:
         raise RuntimeError("no TrueType fonts found (install fonts-dejavu-core or fonts-liberation)")

@@ -327,11 +327,6 @@ def _median_ms(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times) * 1000.0
 
 
-def _fixed_layout(plate: Any) -> bool:
-    """A valid read in a fixed-layout format (not the loose EU, DE and PL ones)."""
-    return bool(plate.valid) and plate.grammar not in (None, "EU", "DE", "PL")
-
-
 def timings(ours: Any, theirs: Any, crops: Sequence[np.ndarray]) -> dict[str, Any]:
     """Mean over the crops of the median time of a read: one crop a call, four crops a call (per line),
     and rapidocr's LineRecogniser one crop a call; both on one ONNX Runtime thread."""
@@ -405,7 +400,7 @@ def evaluate(shared: Path, model_path: Path, jitters: int = 6, jitter_px: float 
             "wrong_validated": sum(grammars.validate(mine[i].text, order).text != truth[i] for i in sure),
         }
         # the gate as a reader would use it: sure, and a fixed-layout format (as read or repaired)
-        fixed = [i for i in sure if _fixed_layout(grammars.validate(mine[i].text, order))]
+        fixed = [i for i in sure if grammars.validate(mine[i].text, order).fixed_layout]
         row["gate_min_prob_0.9_fixed_layout"] = {
             "passed": len(fixed),
             "fraction": round(len(fixed) / max(1, len(pairs)), 4),
