@@ -184,13 +184,15 @@ class Reader:
         # one-line plate crops: the project recogniser reads them all in one batch; a sure read that fits a
         # fixed-layout format is kept as it is, the others go to rapidocr's recogniser (batched too)
         one_line = [k for k, (crop, _, _) in enumerate(plates) if _one_line(crop)]
-        fast: dict[int, LineRead] = {}
+        sure: dict[int, Read] = {}
         if self._line is not None and one_line:
-            fast = dict(zip(one_line, self._line.read([plates[k][0] for k in one_line]), strict=True))
-        unsure = [k for k in one_line if self._sure_text(fast.get(k)) is None]
+            for k, line in zip(one_line, self._line.read([plates[k][0] for k in one_line]), strict=True):
+                if (read := self._sure_plate(line, *plates[k])) is not None:
+                    sure[k] = read
+        unsure = [k for k in one_line if k not in sure]
         recognised = dict(zip(unsure, self._recognise([plates[k][0] for k in unsure]), strict=True))
         for k, (crop, box, det_score) in enumerate(plates):
-            plate = self._read_plate(crop, box, det_score, recognised.get(k), fast.get(k))
+            plate = sure.get(k) or self._read_plate(crop, box, det_score, recognised.get(k))
             if plate is not None:
                 reads.append(plate)
         for i in range(found.count):
@@ -316,15 +318,6 @@ class Reader:
             out.append([_Line(read.text, read.score, (0.0, 0.0, float(w), float(h)))])
         return out
 
-    def _sure_text(self, line: LineRead | None) -> grammars.PlateText | None:
-        """The project recogniser's plate read when it can stand alone: it fits a fixed-layout format as read
-        or after at most the grammar's letter/digit repairs, and no character is less sure than
-        ``line_min_prob``; otherwise None (rapidocr's recogniser reads the crop)."""
-        if line is None or line.min_prob < self.settings.line_min_prob or len(line.text) < _MIN_TEXT:
-            return None
-        plate = grammars.validate(line.text, self.grammar_order)
-        return plate if plate.valid and _specificity(plate) else None
-
     def _sure_plate(
         self,
         line: LineRead,
@@ -332,9 +325,13 @@ class Reader:
         box: tuple[int, int, int, int],
         det_score: float,
     ) -> Read | None:
-        """:meth:`_sure_text` as a :class:`Read`."""
-        plate = self._sure_text(line)
-        if plate is None:
+        """The project recogniser's plate read when it can stand alone: it fits a fixed-layout format as read
+        or after at most the grammar's letter/digit repairs, and no character is less sure than
+        ``line_min_prob``; otherwise None (rapidocr's recogniser reads the crop)."""
+        if line.min_prob < self.settings.line_min_prob or len(line.text) < _MIN_TEXT:
+            return None
+        plate = grammars.validate(line.text, self.grammar_order)
+        if not plate.fixed_layout:
             return None
         return Read(
             kind="plate", text=plate.text, raw_text=line.text, confidence=_clip01(det_score * line.score),
@@ -348,13 +345,13 @@ class Reader:
         box: tuple[int, int, int, int],
         det_score: float,
         recognised: list[_Line] | None = None,
-        fast: LineRead | None = None,
     ) -> Read | None:
-        """A one-line crop is read by the project recogniser first (``fast``: its read when already run,
-        batched), and its read kept when sure (:meth:`_sure_plate`); otherwise by rapidocr's recogniser
-        (``recognised``: its lines when already run, batched) and, where needed, its text detector."""
-        if self._line is not None and _one_line(crop):
-            sure = self._sure_plate(fast or self._line.read([crop])[0], crop, box, det_score)
+        """A one-line crop is read by the project recogniser first, and its read kept when sure
+        (:meth:`_sure_plate`); otherwise by rapidocr's recogniser and, where needed, its text detector.
+        ``recognised``: rapidocr's lines for the crop, already run (batched) because the project recogniser
+        was unsure of it."""
+        if recognised is None and self._line is not None and _one_line(crop):
+            sure = self._sure_plate(self._line.read([crop])[0], crop, box, det_score)
             if sure is not None:
                 return sure
         candidates: list[tuple[grammars.PlateText, str, float]] = []
